@@ -1,0 +1,118 @@
+/* The ops interface every backend implements. The network code (src/net.c) only calls these,
+ * so it never knows whether the reference loops, the fast CPU path or the GPU runs.
+ *
+ * Conventions: tensors are float32, NCHW for images, row-major [batch, features] for fully
+ * connected layers; weights in PyTorch's layouts (conv [out, in, k, k], fc [out, in]).
+ * Pointers are backend memory (host for the CPU backends, device for CUDA) obtained from
+ * alloc(); host data crosses with upload()/download(). Every op may run threaded but must give
+ * bitwise identical results for any thread count (no reduction order that depends on it). */
+#ifndef IB_BACKEND_H
+#define IB_BACKEND_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef enum ib_act { IB_ACT_RELU, IB_ACT_TANH, IB_ACT_SIGMOID } ib_act;
+
+/* Convolution, SAME padding (TensorFlow: for even k the extra row/column goes bottom/right),
+ * stride 1, square k x k kernel. Output spatial size equals the input's. */
+typedef struct ib_conv_shape {
+    int batch; /* the largest batch the plan will see */
+    int in_c, h, w, out_c, k;
+} ib_conv_shape;
+
+/* Max pooling k x k, stride s, SAME padding (TensorFlow: out = ceil(in / s); padded cells never win). */
+typedef struct ib_pool_shape {
+    int c, in_h, in_w, k, stride;
+    int out_h, out_w, pad_top, pad_left;
+} ib_pool_shape;
+
+typedef enum ib_optim_kind {
+    IB_OPT_ADAM_TF,  /* lr_t = lr sqrt(1-b2^t)/(1-b1^t); theta -= lr_t m / (sqrt(v) + eps) */
+    IB_OPT_ADAM_PT,  /* theta -= lr m_hat / (sqrt(v_hat) + eps) */
+    IB_OPT_SGD,      /* theta -= lr g */
+    IB_OPT_MOMENTUM, /* a = mu a + g; theta -= lr a (Nesterov: theta -= lr (g + mu a)) */
+    IB_OPT_RMSPROP,  /* v = rho v + (1-rho) g^2; theta -= lr g / (sqrt(v) + eps) */
+} ib_optim_kind;
+
+typedef struct ib_optim_hparams {
+    ib_optim_kind kind;
+    double lr, beta1, beta2, eps, momentum, rho;
+    int nesterov;
+} ib_optim_hparams;
+
+typedef struct ib_backend ib_backend;
+struct ib_backend {
+    const char *name;
+    void *impl;
+    int threads;
+    void (*destroy)(ib_backend *be);
+
+    /* Memory. alloc() returns zeroed memory; count is in floats (32-bit words). */
+    void *(*alloc)(ib_backend *be, size_t count);
+    void (*release)(ib_backend *be, void *p);
+    void (*upload)(ib_backend *be, void *dst, const void *src, size_t bytes);
+    void (*download)(ib_backend *be, void *dst, const void *src, size_t bytes);
+    void (*copy)(ib_backend *be, void *dst, const void *src, size_t bytes); /* within backend memory */
+    void (*zero)(ib_backend *be, float *x, size_t n);
+
+    /* A per-layer plan lets a backend choose algorithms and workspace once per shape. */
+    void *(*conv_plan)(ib_backend *be, const ib_conv_shape *shape);
+    void (*conv_plan_free)(ib_backend *be, void *plan);
+    /* y = conv(x, w) + b, for batch <= the plan's batch */
+    void (*conv_forward)(ib_backend *be, void *plan, int batch, const float *x, const float *w,
+                         const float *b, float *y);
+    /* dw, db (overwritten) and, unless dx is NULL (first layer), dx from dy */
+    void (*conv_backward)(ib_backend *be, void *plan, int batch, const float *x, const float *w,
+                          const float *dy, float *dx, float *dw, float *db);
+
+    /* y[batch, out] = x[batch, in] w[out, in]^T + b */
+    void (*fc_forward)(ib_backend *be, int batch, int in, int out, const float *x, const float *w,
+                       const float *b, float *y);
+    void (*fc_backward)(ib_backend *be, int batch, int in, int out, const float *x, const float *w,
+                        const float *dy, float *dx, float *dw, float *db);
+
+    /* argmax[i] = flat index (h * in_w + w) of the winner within its input plane */
+    void (*pool_forward)(ib_backend *be, const ib_pool_shape *s, int batch, const float *x, float *y,
+                         int32_t *argmax);
+    void (*pool_backward)(ib_backend *be, const ib_pool_shape *s, int batch, const float *dy,
+                          const int32_t *argmax, float *dx);
+
+    /* Elementwise; may run in place (y == x, dx == dy). Backward uses the output y only. */
+    void (*act_forward)(ib_backend *be, ib_act act, size_t n, const float *x, float *y);
+    void (*act_backward)(ib_backend *be, ib_act act, size_t n, const float *y, const float *dy,
+                         float *dx);
+
+    /* Inverted dropout: element i is kept when uniform(seed, stream, i) < keep, and scaled by
+     * 1/keep. The mask is recomputed in backward from the same counters, never stored. */
+    void (*dropout_forward)(ib_backend *be, size_t n, float keep, uint64_t seed, uint64_t stream,
+                            const float *x, float *y);
+    void (*dropout_backward)(ib_backend *be, size_t n, float keep, uint64_t seed, uint64_t stream,
+                             const float *dy, float *dx);
+
+    /* Softmax cross-entropy through log-softmax. Host outputs: the loss summed over the batch
+     * and the count of correct argmax predictions. dlogits (if not NULL) = (softmax - onehot) *
+     * grad_scale, where the caller passes 1/batch for a mean loss. */
+    void (*softmax_xent)(ib_backend *be, int batch, int classes, const float *logits,
+                         const int32_t *labels, float grad_scale, float *dlogits, double *loss_sum,
+                         int *correct);
+
+    /* One optimiser step over n parameters at step t (1-based). m and v are the optimiser's
+     * state (unused ones may be NULL). If update is not NULL it receives the applied change. */
+    void (*optim_update)(ib_backend *be, const ib_optim_hparams *hp, long t, size_t n, float *param,
+                         const float *grad, float *m, float *v, float *update);
+};
+
+/* Backends by name: "cpu" (the fast path) and "ref" (plain loops that read like the maths).
+ * threads <= 0 means all available. Returns NULL and fills err_msg when unavailable. */
+ib_backend *ib_backend_create(const char *name, int threads, char *err_msg, size_t err_len);
+const char *ib_backend_names(void);
+
+ib_backend *ib_backend_ref_create(int threads);
+ib_backend *ib_backend_cpu_create(int threads);
+
+/* Shape helpers shared by every backend. */
+ib_pool_shape ib_pool_make(int c, int in_h, int in_w, int k, int stride);
+static inline int ib_conv_pad_before(int k) { return (k - 1) / 2; }
+
+#endif

@@ -1,0 +1,33 @@
+/* The reference CPU ops, exported so the fast CPU backend can reuse the ones it does not
+ * replace. Outer loops run under OpenMP only where each thread owns its outputs, so results
+ * do not depend on the thread count. */
+#ifndef IB_CPU_OPS_H
+#define IB_CPU_OPS_H
+
+#include "backend.h"
+
+void *ib_cpu_alloc(ib_backend *be, size_t count);
+void ib_cpu_release(ib_backend *be, void *p);
+void ib_cpu_copy(ib_backend *be, void *dst, const void *src, size_t bytes);
+void ib_cpu_zero(ib_backend *be, float *x, size_t n);
+
+void ib_ref_pool_forward(ib_backend *be, const ib_pool_shape *s, int batch, const float *x, float *y,
+                         int32_t *argmax);
+void ib_ref_pool_backward(ib_backend *be, const ib_pool_shape *s, int batch, const float *dy,
+                          const int32_t *argmax, float *dx);
+void ib_ref_act_forward(ib_backend *be, ib_act act, size_t n, const float *x, float *y);
+void ib_ref_act_backward(ib_backend *be, ib_act act, size_t n, const float *y, const float *dy, float *dx);
+void ib_ref_dropout_forward(ib_backend *be, size_t n, float keep, uint64_t seed, uint64_t stream,
+                            const float *x, float *y);
+void ib_ref_dropout_backward(ib_backend *be, size_t n, float keep, uint64_t seed, uint64_t stream,
+                             const float *dy, float *dx);
+void ib_ref_softmax_xent(ib_backend *be, int batch, int classes, const float *logits,
+                         const int32_t *labels, float grad_scale, float *dlogits, double *loss_sum,
+                         int *correct);
+void ib_ref_optim_update(ib_backend *be, const ib_optim_hparams *hp, long t, size_t n, float *param,
+                         const float *grad, float *m, float *v, float *update);
+
+/* Fill the shared parts of a backend table (memory and the ops above). */
+void ib_cpu_fill_common(ib_backend *be, int threads);
+
+#endif

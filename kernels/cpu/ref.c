@@ -1,0 +1,387 @@
+/* Reference CPU backend: plain loops that read like the maths, accumulating in double.
+ * It is the oracle the fast backends are tested against, not a production path. */
+#include <math.h>
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cpu_ops.h"
+#include "rng.h"
+
+void *ib_cpu_alloc(ib_backend *be, size_t count) {
+    (void)be;
+    /* 64-byte alignment for AVX-512 loads; zeroed as the interface promises. */
+    size_t bytes = ((count * sizeof(float)) + 63) & ~(size_t)63;
+    void *p = aligned_alloc(64, bytes ? bytes : 64);
+    if (!p) abort();
+    memset(p, 0, bytes ? bytes : 64);
+    return p;
+}
+void ib_cpu_release(ib_backend *be, void *p) { (void)be; free(p); }
+void ib_cpu_copy(ib_backend *be, void *dst, const void *src, size_t bytes) {
+    (void)be;
+    if (dst != src && bytes) memcpy(dst, src, bytes);
+}
+void ib_cpu_zero(ib_backend *be, float *x, size_t n) { (void)be; memset(x, 0, n * sizeof(float)); }
+
+/* ---- convolution: y[n,o,i,j] = b[o] + sum_{c,u,v} x[n,c,i+u-p,j+v-p] w[o,c,u,v] ---- */
+static void *ref_conv_plan(ib_backend *be, const ib_conv_shape *shape) {
+    (void)be;
+    ib_conv_shape *p = malloc(sizeof *p);
+    if (!p) abort();
+    *p = *shape;
+    return p;
+}
+static void ref_conv_plan_free(ib_backend *be, void *plan) { (void)be; free(plan); }
+
+static void ref_conv_forward(ib_backend *be, void *plan, int batch, const float *x, const float *w,
+                             const float *b, float *y) {
+    (void)be;
+    const ib_conv_shape *s = plan;
+    const int C = s->in_c, O = s->out_c, H = s->h, W = s->w, K = s->k, P = ib_conv_pad_before(K);
+#pragma omp parallel for collapse(2) schedule(static)
+    for (int n = 0; n < batch; n++)
+        for (int o = 0; o < O; o++)
+            for (int i = 0; i < H; i++)
+                for (int j = 0; j < W; j++) {
+                    double acc = b[o];
+                    for (int c = 0; c < C; c++)
+                        for (int u = 0; u < K; u++) {
+                            int yi = i + u - P;
+                            if (yi < 0 || yi >= H) continue;
+                            for (int v = 0; v < K; v++) {
+                                int xj = j + v - P;
+                                if (xj < 0 || xj >= W) continue;
+                                acc += (double)x[((size_t)(n * C + c) * H + yi) * W + xj] *
+                                       w[((size_t)(o * C + c) * K + u) * K + v];
+                            }
+                        }
+                    y[((size_t)(n * O + o) * H + i) * W + j] = (float)acc;
+                }
+}
+
+static void ref_conv_backward(ib_backend *be, void *plan, int batch, const float *x, const float *w,
+                              const float *dy, float *dx, float *dw, float *db) {
+    (void)be;
+    const ib_conv_shape *s = plan;
+    const int C = s->in_c, O = s->out_c, H = s->h, W = s->w, K = s->k, P = ib_conv_pad_before(K);
+    /* db[o] = sum_{n,i,j} dy[n,o,i,j];  dw[o,c,u,v] = sum_{n,i,j} dy[n,o,i,j] x[n,c,i+u-P,j+v-P] */
+#pragma omp parallel for schedule(static)
+    for (int o = 0; o < O; o++) {
+        double bsum = 0;
+        for (int n = 0; n < batch; n++)
+            for (int i = 0; i < H * W; i++) bsum += dy[(size_t)(n * O + o) * H * W + i];
+        db[o] = (float)bsum;
+        for (int c = 0; c < C; c++)
+            for (int u = 0; u < K; u++)
+                for (int v = 0; v < K; v++) {
+                    double acc = 0;
+                    for (int n = 0; n < batch; n++)
+                        for (int i = 0; i < H; i++) {
+                            int yi = i + u - P;
+                            if (yi < 0 || yi >= H) continue;
+                            for (int j = 0; j < W; j++) {
+                                int xj = j + v - P;
+                                if (xj < 0 || xj >= W) continue;
+                                acc += (double)dy[((size_t)(n * O + o) * H + i) * W + j] *
+                                       x[((size_t)(n * C + c) * H + yi) * W + xj];
+                            }
+                        }
+                    dw[((size_t)(o * C + c) * K + u) * K + v] = (float)acc;
+                }
+    }
+    if (!dx) return;
+    /* dx[n,c,yi,xj] = sum_{o,u,v} dy[n,o,yi-u+P,xj-v+P] w[o,c,u,v] */
+#pragma omp parallel for collapse(2) schedule(static)
+    for (int n = 0; n < batch; n++)
+        for (int c = 0; c < C; c++)
+            for (int yi = 0; yi < H; yi++)
+                for (int xj = 0; xj < W; xj++) {
+                    double acc = 0;
+                    for (int o = 0; o < O; o++)
+                        for (int u = 0; u < K; u++) {
+                            int i = yi - u + P;
+                            if (i < 0 || i >= H) continue;
+                            for (int v = 0; v < K; v++) {
+                                int j = xj - v + P;
+                                if (j < 0 || j >= W) continue;
+                                acc += (double)dy[((size_t)(n * O + o) * H + i) * W + j] *
+                                       w[((size_t)(o * C + c) * K + u) * K + v];
+                            }
+                        }
+                    dx[((size_t)(n * C + c) * H + yi) * W + xj] = (float)acc;
+                }
+}
+
+/* ---- fully connected: y[n,o] = b[o] + sum_i x[n,i] w[o,i] ---- */
+static void ref_fc_forward(ib_backend *be, int batch, int in, int out, const float *x, const float *w,
+                           const float *b, float *y) {
+    (void)be;
+#pragma omp parallel for collapse(2) schedule(static)
+    for (int n = 0; n < batch; n++)
+        for (int o = 0; o < out; o++) {
+            double acc = b[o];
+            for (int i = 0; i < in; i++) acc += (double)x[(size_t)n * in + i] * w[(size_t)o * in + i];
+            y[(size_t)n * out + o] = (float)acc;
+        }
+}
+
+static void ref_fc_backward(ib_backend *be, int batch, int in, int out, const float *x, const float *w,
+                            const float *dy, float *dx, float *dw, float *db) {
+    (void)be;
+#pragma omp parallel for schedule(static)
+    for (int o = 0; o < out; o++) {
+        double bsum = 0;
+        for (int n = 0; n < batch; n++) bsum += dy[(size_t)n * out + o];
+        db[o] = (float)bsum;
+        for (int i = 0; i < in; i++) {
+            double acc = 0;
+            for (int n = 0; n < batch; n++) acc += (double)dy[(size_t)n * out + o] * x[(size_t)n * in + i];
+            dw[(size_t)o * in + i] = (float)acc;
+        }
+    }
+    if (!dx) return;
+#pragma omp parallel for collapse(2) schedule(static)
+    for (int n = 0; n < batch; n++)
+        for (int i = 0; i < in; i++) {
+            double acc = 0;
+            for (int o = 0; o < out; o++) acc += (double)dy[(size_t)n * out + o] * w[(size_t)o * in + i];
+            dx[(size_t)n * in + i] = (float)acc;
+        }
+}
+
+/* ---- max pooling; the first maximum in scan order wins, as in PyTorch; NaN propagates ---- */
+void ib_ref_pool_forward(ib_backend *be, const ib_pool_shape *s, int batch, const float *x, float *y,
+                         int32_t *argmax) {
+    (void)be;
+    const int planes = batch * s->c, IH = s->in_h, IW = s->in_w, OH = s->out_h, OW = s->out_w;
+#pragma omp parallel for schedule(static)
+    for (int p = 0; p < planes; p++) {
+        const float *xp = x + (size_t)p * IH * IW;
+        for (int i = 0; i < OH; i++)
+            for (int j = 0; j < OW; j++) {
+                float best = -INFINITY;
+                int best_at = -1;
+                for (int u = 0; u < s->k; u++) {
+                    int yi = i * s->stride + u - s->pad_top;
+                    if (yi < 0 || yi >= IH) continue;
+                    for (int v = 0; v < s->k; v++) {
+                        int xj = j * s->stride + v - s->pad_left;
+                        if (xj < 0 || xj >= IW) continue;
+                        float val = xp[yi * IW + xj];
+                        if (best_at < 0 || val > best || (isnan(val) && !isnan(best))) {
+                            best = val;
+                            best_at = yi * IW + xj;
+                        }
+                    }
+                }
+                y[((size_t)p * OH + i) * OW + j] = best;
+                argmax[((size_t)p * OH + i) * OW + j] = best_at;
+            }
+    }
+}
+
+void ib_ref_pool_backward(ib_backend *be, const ib_pool_shape *s, int batch, const float *dy,
+                          const int32_t *argmax, float *dx) {
+    (void)be;
+    const int planes = batch * s->c, in_sz = s->in_h * s->in_w, out_sz = s->out_h * s->out_w;
+#pragma omp parallel for schedule(static)
+    for (int p = 0; p < planes; p++) {
+        float *dxp = dx + (size_t)p * in_sz;
+        memset(dxp, 0, (size_t)in_sz * sizeof(float));
+        for (int o = 0; o < out_sz; o++) dxp[argmax[(size_t)p * out_sz + o]] += dy[(size_t)p * out_sz + o];
+    }
+}
+
+/* ---- activations ---- */
+void ib_ref_act_forward(ib_backend *be, ib_act act, size_t n, const float *x, float *y) {
+    (void)be;
+    switch (act) {
+    case IB_ACT_RELU:
+#pragma omp parallel for simd schedule(static)
+        for (size_t i = 0; i < n; i++) y[i] = x[i] > 0.0f ? x[i] : 0.0f;
+        break;
+    case IB_ACT_TANH:
+#pragma omp parallel for schedule(static)
+        for (size_t i = 0; i < n; i++) y[i] = tanhf(x[i]);
+        break;
+    case IB_ACT_SIGMOID:
+#pragma omp parallel for schedule(static)
+        for (size_t i = 0; i < n; i++) y[i] = 1.0f / (1.0f + expf(-x[i]));
+        break;
+    }
+}
+
+void ib_ref_act_backward(ib_backend *be, ib_act act, size_t n, const float *y, const float *dy, float *dx) {
+    (void)be;
+    switch (act) {
+    case IB_ACT_RELU:
+#pragma omp parallel for simd schedule(static)
+        for (size_t i = 0; i < n; i++) dx[i] = y[i] > 0.0f ? dy[i] : 0.0f;
+        break;
+    case IB_ACT_TANH:
+#pragma omp parallel for simd schedule(static)
+        for (size_t i = 0; i < n; i++) dx[i] = dy[i] * (1.0f - y[i] * y[i]);
+        break;
+    case IB_ACT_SIGMOID:
+#pragma omp parallel for simd schedule(static)
+        for (size_t i = 0; i < n; i++) dx[i] = dy[i] * y[i] * (1.0f - y[i]);
+        break;
+    }
+}
+
+/* ---- dropout: one Philox block gives the uniforms of four consecutive elements ---- */
+static void dropout_apply(size_t n, float keep, uint64_t seed, uint64_t stream, const float *in, float *out) {
+    const float scale = 1.0f / keep;
+    const size_t blocks = (n + 3) / 4;
+#pragma omp parallel for schedule(static)
+    for (size_t blk = 0; blk < blocks; blk++) {
+        uint32_t r[4];
+        ib_philox(seed, stream, blk, r);
+        for (size_t k = 0; k < 4 && blk * 4 + k < n; k++) {
+            size_t i = blk * 4 + k;
+            out[i] = ib_u01(r[k]) < keep ? in[i] * scale : 0.0f;
+        }
+    }
+}
+
+void ib_ref_dropout_forward(ib_backend *be, size_t n, float keep, uint64_t seed, uint64_t stream,
+                            const float *x, float *y) {
+    (void)be;
+    dropout_apply(n, keep, seed, stream, x, y);
+}
+
+void ib_ref_dropout_backward(ib_backend *be, size_t n, float keep, uint64_t seed, uint64_t stream,
+                             const float *dy, float *dx) {
+    (void)be;
+    dropout_apply(n, keep, seed, stream, dy, dx);
+}
+
+/* ---- softmax cross-entropy through log-softmax (logits reach 1e5 at w = 1) ---- */
+void ib_ref_softmax_xent(ib_backend *be, int batch, int classes, const float *logits,
+                         const int32_t *labels, float grad_scale, float *dlogits, double *loss_sum,
+                         int *correct) {
+    (void)be;
+    double total = 0;
+    int right = 0;
+    for (int n = 0; n < batch; n++) { /* sequential: the loss sum's order must not vary */
+        const float *z = logits + (size_t)n * classes;
+        int arg = 0;
+        for (int c = 1; c < classes; c++)
+            if (z[c] > z[arg]) arg = c;
+        double zmax = z[arg], sum = 0;
+        for (int c = 0; c < classes; c++) sum += exp((double)z[c] - zmax);
+        double log_sum = log(sum);
+        total += zmax + log_sum - (double)z[labels[n]];
+        right += (arg == labels[n]);
+        if (dlogits)
+            for (int c = 0; c < classes; c++) {
+                double p = exp((double)z[c] - zmax - log_sum);
+                dlogits[(size_t)n * classes + c] = (float)((p - (c == labels[n])) * grad_scale);
+            }
+    }
+    *loss_sum = total;
+    *correct = right;
+}
+
+/* ---- optimisers, elementwise; hyperparameter arithmetic in double, state in float ---- */
+void ib_ref_optim_update(ib_backend *be, const ib_optim_hparams *hp, long t, size_t n, float *param,
+                         const float *grad, float *m, float *v, float *update) {
+    (void)be;
+    const float lr = (float)hp->lr, b1 = (float)hp->beta1, b2 = (float)hp->beta2, eps = (float)hp->eps;
+    switch (hp->kind) {
+    case IB_OPT_ADAM_TF: {
+        const float lr_t = (float)(hp->lr * sqrt(1.0 - pow(hp->beta2, (double)t)) / (1.0 - pow(hp->beta1, (double)t)));
+#pragma omp parallel for simd schedule(static)
+        for (size_t i = 0; i < n; i++) {
+            m[i] = b1 * m[i] + (1.0f - b1) * grad[i];
+            v[i] = b2 * v[i] + (1.0f - b2) * grad[i] * grad[i];
+            float d = -lr_t * m[i] / (sqrtf(v[i]) + eps);
+            param[i] += d;
+            if (update) update[i] = d;
+        }
+        break;
+    }
+    case IB_OPT_ADAM_PT: {
+        const float c1 = (float)(1.0 / (1.0 - pow(hp->beta1, (double)t)));
+        const float c2 = (float)(1.0 / (1.0 - pow(hp->beta2, (double)t)));
+#pragma omp parallel for simd schedule(static)
+        for (size_t i = 0; i < n; i++) {
+            m[i] = b1 * m[i] + (1.0f - b1) * grad[i];
+            v[i] = b2 * v[i] + (1.0f - b2) * grad[i] * grad[i];
+            float d = -lr * (m[i] * c1) / (sqrtf(v[i] * c2) + eps);
+            param[i] += d;
+            if (update) update[i] = d;
+        }
+        break;
+    }
+    case IB_OPT_SGD:
+#pragma omp parallel for simd schedule(static)
+        for (size_t i = 0; i < n; i++) {
+            float d = -lr * grad[i];
+            param[i] += d;
+            if (update) update[i] = d;
+        }
+        break;
+    case IB_OPT_MOMENTUM: {
+        const float mu = (float)hp->momentum;
+        const int nesterov = hp->nesterov;
+#pragma omp parallel for simd schedule(static)
+        for (size_t i = 0; i < n; i++) {
+            m[i] = mu * m[i] + grad[i];
+            float d = nesterov ? -lr * (grad[i] + mu * m[i]) : -lr * m[i];
+            param[i] += d;
+            if (update) update[i] = d;
+        }
+        break;
+    }
+    case IB_OPT_RMSPROP: {
+        const float rho = (float)hp->rho;
+#pragma omp parallel for simd schedule(static)
+        for (size_t i = 0; i < n; i++) {
+            v[i] = rho * v[i] + (1.0f - rho) * grad[i] * grad[i];
+            float d = -lr * grad[i] / (sqrtf(v[i]) + eps);
+            param[i] += d;
+            if (update) update[i] = d;
+        }
+        break;
+    }
+    }
+}
+
+static void cpu_destroy(ib_backend *be) { free(be); }
+
+void ib_cpu_fill_common(ib_backend *be, int threads) {
+    if (threads <= 0) threads = omp_get_num_procs();
+    omp_set_num_threads(threads);
+    be->threads = threads;
+    be->destroy = cpu_destroy;
+    be->alloc = ib_cpu_alloc;
+    be->release = ib_cpu_release;
+    be->upload = ib_cpu_copy;
+    be->download = ib_cpu_copy;
+    be->copy = ib_cpu_copy;
+    be->zero = ib_cpu_zero;
+    be->pool_forward = ib_ref_pool_forward;
+    be->pool_backward = ib_ref_pool_backward;
+    be->act_forward = ib_ref_act_forward;
+    be->act_backward = ib_ref_act_backward;
+    be->dropout_forward = ib_ref_dropout_forward;
+    be->dropout_backward = ib_ref_dropout_backward;
+    be->softmax_xent = ib_ref_softmax_xent;
+    be->optim_update = ib_ref_optim_update;
+}
+
+ib_backend *ib_backend_ref_create(int threads) {
+    ib_backend *be = calloc(1, sizeof *be);
+    if (!be) abort();
+    be->name = "ref";
+    ib_cpu_fill_common(be, threads);
+    be->conv_plan = ref_conv_plan;
+    be->conv_plan_free = ref_conv_plan_free;
+    be->conv_forward = ref_conv_forward;
+    be->conv_backward = ref_conv_backward;
+    be->fc_forward = ref_fc_forward;
+    be->fc_backward = ref_fc_backward;
+    return be;
+}

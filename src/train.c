@@ -1,0 +1,404 @@
+#include "train.h"
+
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "rng.h"
+#include "runinfo.h"
+#include "safetensors.h"
+
+int ib_trainer_init(ib_trainer *t, const ib_train_config *cfg, const ib_dataset *ds, ib_err *err) {
+    memset(t, 0, sizeof *t);
+    t->cfg = cfg;
+    t->ds = ds;
+    if (cfg->train_offset + cfg->train_size > ds->train.n)
+        return ib_fail(err, IB_EXIT_USAGE, "--train-offset %lld + --train-size %lld exceeds the %d training images",
+                       cfg->train_offset, cfg->train_size, ds->train.n);
+    if (cfg->test_size > ds->test.n)
+        return ib_fail(err, IB_EXIT_USAGE, "--test-size %lld exceeds the %d test images", cfg->test_size, ds->test.n);
+    char msg[256];
+    int threads = cfg->threads > 0 ? cfg->threads : ib_default_threads();
+    t->be = ib_backend_create(cfg->backend, threads, msg, sizeof msg);
+    if (!t->be) return ib_fail(err, IB_EXIT_USAGE, "--backend: %s", msg);
+    int max_batch = cfg->batch > cfg->eval_batch ? cfg->batch : cfg->eval_batch;
+    if (ib_net_build(&t->net, &cfg->spec, 1, ds->train.rows, ds->train.cols, ds->num_classes, max_batch, t->be, err)) {
+        t->be->destroy(t->be);
+        t->be = NULL;
+        return err->code;
+    }
+    size_t in = (size_t)ds->train.rows * ds->train.cols;
+    t->host_x = ib_xmalloc(in * max_batch * sizeof(float));
+    t->host_y = ib_xmalloc((size_t)max_batch * sizeof(int32_t));
+    t->perm = ib_xmalloc((size_t)cfg->train_size * sizeof(uint32_t));
+    t->perm_epoch = -1;
+    ib_net_init_params(&t->net, &cfg->initc, cfg->seed);
+    return 0;
+}
+
+void ib_trainer_free(ib_trainer *t) {
+    ib_net_free(&t->net);
+    if (t->be) t->be->destroy(t->be);
+    free(t->host_x);
+    free(t->host_y);
+    free(t->perm);
+    memset(t, 0, sizeof *t);
+}
+
+/* Fisher-Yates over the training subset, drawn from (seed, shuffle stream of the epoch):
+ * like TF's DataSet.next_batch, every epoch (the first included) is a fresh permutation. */
+static void shuffle_epoch(ib_trainer *t, long long epoch) {
+    const uint32_t n = (uint32_t)t->cfg->train_size;
+    for (uint32_t i = 0; i < n; i++) t->perm[i] = i;
+    const uint64_t stream = ib_stream(IB_RNG_SHUFFLE, 0, (uint32_t)epoch);
+    for (uint32_t i = n - 1; i > 0; i--) {
+        uint32_t r[4];
+        ib_philox(t->cfg->seed, stream, i, r);
+        uint64_t x = ((uint64_t)r[0] << 32) | r[1];
+        uint32_t j = (uint32_t)(x % ((uint64_t)i + 1));
+        uint32_t tmp = t->perm[i];
+        t->perm[i] = t->perm[j];
+        t->perm[j] = tmp;
+    }
+    t->perm_epoch = epoch;
+}
+
+static void stage_image(const ib_images *im, long long index, float *dst, int32_t *label) {
+    const size_t sz = (size_t)im->rows * im->cols;
+    const uint8_t *src = im->pixels + (size_t)index * sz;
+    for (size_t i = 0; i < sz; i++) dst[i] = (float)src[i] * (1.0f / 255.0f);
+    *label = im->labels[index];
+}
+
+void ib_trainer_load_batch(ib_trainer *t, long long step) {
+    const ib_train_config *c = t->cfg;
+    const size_t sz = (size_t)t->ds->train.rows * t->ds->train.cols;
+    for (int b = 0; b < c->batch; b++) {
+        long long pos = step * c->batch + b;
+        long long epoch = pos / c->train_size;
+        if (epoch != t->perm_epoch) shuffle_epoch(t, epoch);
+        long long idx = c->train_offset + t->perm[pos % c->train_size];
+        stage_image(&t->ds->train, idx, t->host_x + (size_t)b * sz, &t->host_y[b]);
+    }
+    t->be->upload(t->be, t->net.input, t->host_x, (size_t)c->batch * sz * sizeof(float));
+    t->be->upload(t->be, t->net.labels, t->host_y, (size_t)c->batch * sizeof(int32_t));
+}
+
+double ib_trainer_step(ib_trainer *t, long long step, int *correct) {
+    const ib_train_config *c = t->cfg;
+    ib_net *net = &t->net;
+    ib_trainer_load_batch(t, step);
+    ib_net_forward(net, c->batch, 1, c->seed, (long)step);
+    double loss_sum;
+    int right;
+    ib_net_loss(net, c->batch, 1, &loss_sum, &right);
+    ib_net_backward(net, c->batch, c->seed, (long)step);
+    t->be->optim_update(t->be, &c->hp, (long)(step + 1), net->param_count, net->param, net->grad, net->opt_m,
+                        net->opt_v, NULL);
+    if (correct) *correct += right;
+    return loss_sum / c->batch;
+}
+
+void ib_trainer_evaluate(ib_trainer *t, double *accuracy, double *loss) {
+    const ib_train_config *c = t->cfg;
+    const size_t sz = (size_t)t->ds->test.rows * t->ds->test.cols;
+    double total_loss = 0;
+    long long right = 0;
+    for (long long i0 = 0; i0 < c->test_size; i0 += c->eval_batch) {
+        int nb = (int)(c->test_size - i0 < c->eval_batch ? c->test_size - i0 : c->eval_batch);
+        for (int b = 0; b < nb; b++) stage_image(&t->ds->test, i0 + b, t->host_x + (size_t)b * sz, &t->host_y[b]);
+        t->be->upload(t->be, t->net.input, t->host_x, (size_t)nb * sz * sizeof(float));
+        t->be->upload(t->be, t->net.labels, t->host_y, (size_t)nb * sizeof(int32_t));
+        ib_net_forward(&t->net, nb, 0, c->seed, 0);
+        double ls;
+        int r;
+        ib_net_loss(&t->net, nb, 0, &ls, &r);
+        total_loss += ls;
+        right += r;
+    }
+    *accuracy = (double)right / (double)c->test_size;
+    *loss = total_loss / (double)c->test_size;
+}
+
+int ib_save_params(const ib_net *net, const char *path, const ib_train_config *cfg, long long step, ib_err *err) {
+    float *host = ib_xmalloc(net->param_count * sizeof(float));
+    ib_net_params_to_host(net, host);
+    ib_st_tensor *ts = ib_xcalloc((size_t)net->n_params, sizeof *ts);
+    for (int p = 0; p < net->n_params; p++) {
+        const ib_param *P = &net->params[p];
+        snprintf(ts[p].name, sizeof ts[p].name, "%s", P->name);
+        ts[p].ndim = P->ndim;
+        for (int d = 0; d < P->ndim; d++) ts[p].shape[d] = P->shape[d];
+        ts[p].data = host + P->offset;
+    }
+    char step_s[32], seed_s[32];
+    snprintf(step_s, sizeof step_s, "%lld", step);
+    snprintf(seed_s, sizeof seed_s, "%llu", (unsigned long long)cfg->seed);
+    const char *keys[] = {"format", "step", "seed", "net"};
+    const char *vals[] = {"pt", step_s, seed_s, cfg->spec_text};
+    int rc = ib_safetensors_write(path, ts, net->n_params, keys, vals, 4, err);
+    free(ts);
+    free(host);
+    return rc;
+}
+
+/* ---- run directory output ---- */
+
+typedef struct curve_row {
+    long long step;
+    double test_accuracy, test_loss, train_loss, train_accuracy, elapsed_s;
+} curve_row;
+
+static int write_curve(const char *dir, const curve_row *rows, int n, ib_err *err) {
+    char path[4200];
+    snprintf(path, sizeof path, "%s/curve.csv", dir);
+    ib_atomic_file af;
+    if (ib_atomic_open(&af, path, err)) return err->code;
+    fprintf(af.fp, "step,test_accuracy,test_loss,train_loss,train_accuracy,elapsed_s\n");
+    for (int i = 0; i < n; i++)
+        fprintf(af.fp, "%lld,%.6f,%.9g,%.9g,%.6f,%.3f\n", rows[i].step, rows[i].test_accuracy, rows[i].test_loss,
+                rows[i].train_loss, rows[i].train_accuracy, rows[i].elapsed_s);
+    return ib_atomic_commit(&af, err);
+}
+
+static int write_json(const char *dir, const char *name, cJSON *j, ib_err *err) {
+    char path[4200];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    char *text = cJSON_Print(j);
+    if (!text) return ib_fail(err, IB_EXIT_INTERNAL, "cannot serialise %s", path);
+    size_t len = strlen(text);
+    text[len] = '\n'; /* replace the NUL: the file ends with a newline */
+    int rc = ib_write_file_atomic(path, text, len + 1, err);
+    free(text);
+    return rc;
+}
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+typedef struct progress {
+    int mode; /* 0 none, 1 log, 2 tty */
+    double last_draw;
+} progress;
+
+static void fmt_eta(double s, char *buf, size_t len) {
+    if (!(s >= 0) || s > 1e7) {
+        snprintf(buf, len, "?");
+        return;
+    }
+    long t = (long)(s + 0.5);
+    if (t >= 3600) snprintf(buf, len, "%ldh%02ldm", t / 3600, (t / 60) % 60);
+    else snprintf(buf, len, "%ldm%02lds", t / 60, t % 60);
+}
+
+static void progress_eval(progress *p, const ib_train_config *c, const curve_row *r, double steps_per_s) {
+    if (!p->mode) return;
+    char eta[32];
+    fmt_eta(steps_per_s > 0 ? (double)(c->steps - r->step) / steps_per_s : -1, eta, sizeof eta);
+    fprintf(stderr, "%sstep %lld/%lld  test_acc %.4f  test_loss %.4f  train_loss %.4f  %.1f steps/s  ETA %s\n",
+            p->mode == 2 ? "\r\033[K" : "", r->step, c->steps, r->test_accuracy, r->test_loss, r->train_loss,
+            steps_per_s, eta);
+}
+
+static void progress_tick(progress *p, const ib_train_config *c, long long step, double steps_per_s, double acc) {
+    if (p->mode != 2) return;
+    double now = ib_now();
+    if (now - p->last_draw < 0.25) return;
+    p->last_draw = now;
+    char eta[32];
+    fmt_eta(steps_per_s > 0 ? (double)(c->steps - step) / steps_per_s : -1, eta, sizeof eta);
+    fprintf(stderr, "\r\033[Kstep %lld/%lld  %.1f steps/s  ETA %s  last test_acc %.4f", step, c->steps, steps_per_s,
+            eta, acc);
+    fflush(stderr);
+}
+
+int ib_train_run(const ib_train_config *cfg, const ib_dataset *ds, const char *out, ib_train_result *res,
+                 ib_err *err) {
+    memset(res, 0, sizeof *res);
+    ib_trainer t;
+    if (ib_trainer_init(&t, cfg, ds, err)) return err->code;
+    if (ib_mkdir_p(out, err)) {
+        ib_trainer_free(&t);
+        return err->code;
+    }
+    progress prog = {0, 0};
+    if (!strcmp(cfg->progress, "tty") || (!strcmp(cfg->progress, "auto") && isatty(2))) prog.mode = 2;
+    else if (strcmp(cfg->progress, "none") != 0) prog.mode = 1;
+
+    char started[32];
+    ib_iso_time(started, sizeof started);
+    cJSON *run = cJSON_CreateObject();
+    cJSON_AddStringToObject(run, "status", "running");
+    cJSON_AddStringToObject(run, "started_at", started);
+    cJSON_AddItemToObject(run, "config", ib_train_config_to_json(cfg));
+    ib_runinfo_add(run, t.be);
+    cJSON *params = cJSON_AddArrayToObject(run, "parameters");
+    for (int p = 0; p < t.net.n_params; p++) {
+        cJSON *pj = cJSON_CreateObject();
+        cJSON_AddStringToObject(pj, "name", t.net.params[p].name);
+        cJSON *shape = cJSON_AddArrayToObject(pj, "shape");
+        for (int d = 0; d < t.net.params[p].ndim; d++)
+            cJSON_AddItemToArray(shape, cJSON_CreateNumber((double)t.net.params[p].shape[d]));
+        cJSON_AddItemToArray(params, pj);
+    }
+    cJSON_AddNumberToObject(run, "forward_flop_per_image", t.net.flops_forward_per_sample);
+    int rc = write_json(out, "run.json", run, err);
+    char path[4200];
+    if (!rc && cfg->save_init) {
+        snprintf(path, sizeof path, "%s/params_init.safetensors", out);
+        rc = ib_save_params(&t.net, path, cfg, 0, err);
+    }
+
+    const long long steps = cfg->steps;
+    const int max_rows = (int)(steps / cfg->eval_every) + 2;
+    curve_row *rows = ib_xcalloc((size_t)max_rows, sizeof *rows);
+    double *step_ms = ib_xcalloc((size_t)(steps > 0 ? steps : 1), sizeof(double));
+    int n_rows = 0;
+    double t0 = ib_now(), cpu0 = ib_cpu_time(), eval_total = 0, train_total = 0;
+    double loss_acc = 0;
+    int correct_acc = 0, batches_acc = 0;
+    long long diverged_at = -1, step = 0;
+    const char *status = "complete";
+
+    for (step = 0; !rc; step++) {
+        if (step % cfg->eval_every == 0 || step == steps) {
+            if (step == 0) { /* the first batch's loss under the initial parameters */
+                ib_trainer_load_batch(&t, 0);
+                ib_net_forward(&t.net, cfg->batch, 1, cfg->seed, 0);
+                double ls;
+                ib_net_loss(&t.net, cfg->batch, 0, &ls, &correct_acc);
+                loss_acc = ls / cfg->batch;
+                batches_acc = 1;
+            }
+            double te = ib_now();
+            curve_row *r = &rows[n_rows++];
+            r->step = step;
+            ib_trainer_evaluate(&t, &r->test_accuracy, &r->test_loss);
+            eval_total += ib_now() - te;
+            r->train_loss = loss_acc / batches_acc;
+            r->train_accuracy = (double)correct_acc / ((double)batches_acc * cfg->batch);
+            r->elapsed_s = ib_now() - t0;
+            loss_acc = 0, correct_acc = 0, batches_acc = 0;
+            if ((rc = write_curve(out, rows, n_rows, err))) break;
+            progress_eval(&prog, cfg, r, train_total > 0 ? step / train_total : 0);
+        }
+        if (step == steps) break;
+        double ts = ib_now();
+        double loss = ib_trainer_step(&t, step, &correct_acc);
+        double dt = ib_now() - ts;
+        step_ms[step] = 1e3 * dt;
+        train_total += dt;
+        if (!isfinite(loss)) {
+            diverged_at = step;
+            status = "diverged";
+            /* record what was seen, then stop: further steps only propagate NaN */
+            curve_row *r = &rows[n_rows++];
+            r->step = step + 1;
+            r->test_accuracy = NAN;
+            r->test_loss = NAN;
+            r->train_loss = loss;
+            r->train_accuracy = NAN;
+            r->elapsed_s = ib_now() - t0;
+            rc = write_curve(out, rows, n_rows, err);
+            step++;
+            break;
+        }
+        loss_acc += loss;
+        batches_acc++;
+        progress_tick(&prog, cfg, step + 1, (step + 1) / train_total, n_rows ? rows[n_rows - 1].test_accuracy : 0);
+    }
+    long long steps_done = diverged_at >= 0 ? diverged_at + 1 : (step < steps ? step : steps);
+    if (!rc) {
+        snprintf(path, sizeof path, "%s/params.safetensors", out);
+        rc = ib_save_params(&t.net, path, cfg, steps_done, err);
+    }
+    double wall = ib_now() - t0;
+    if (steps_done > 0) {
+        qsort(step_ms, (size_t)steps_done, sizeof(double), cmp_double);
+        res->step_ms_median = step_ms[steps_done / 2];
+        res->step_ms_p90 = step_ms[(size_t)(0.9 * (double)(steps_done - 1))];
+    }
+    snprintf(res->status, sizeof res->status, "%s", rc ? "failed" : status);
+    res->diverged_step = diverged_at;
+    res->final_accuracy = n_rows ? rows[n_rows - 1].test_accuracy : NAN;
+    res->final_loss = n_rows ? rows[n_rows - 1].test_loss : NAN;
+    res->wall_s = wall;
+    res->eval_s_mean = n_rows ? eval_total / n_rows : 0;
+    res->steps_done = steps_done;
+
+    cJSON_ReplaceItemInObject(run, "status", cJSON_CreateString(res->status));
+    if (rc) cJSON_AddStringToObject(run, "reason", err->msg);
+    if (diverged_at >= 0) {
+        cJSON_AddNumberToObject(run, "diverged_step", (double)diverged_at);
+        cJSON_AddStringToObject(run, "reason", "non-finite training loss");
+    }
+    char finished[32];
+    ib_iso_time(finished, sizeof finished);
+    cJSON_AddStringToObject(run, "finished_at", finished);
+    cJSON *timing = cJSON_AddObjectToObject(run, "timing");
+    cJSON_AddNumberToObject(timing, "wall_s", wall);
+    cJSON_AddNumberToObject(timing, "cpu_s", ib_cpu_time() - cpu0);
+    cJSON_AddNumberToObject(timing, "train_s", train_total);
+    cJSON_AddNumberToObject(timing, "eval_s", eval_total);
+    cJSON_AddNumberToObject(timing, "evaluations", n_rows);
+    cJSON_AddNumberToObject(timing, "step_ms_median", res->step_ms_median);
+    cJSON_AddNumberToObject(timing, "step_ms_p90", res->step_ms_p90);
+    cJSON_AddNumberToObject(timing, "steps_per_s", train_total > 0 ? steps_done / train_total : 0);
+    cJSON *fin = cJSON_AddObjectToObject(run, "final");
+    cJSON_AddNumberToObject(fin, "step", (double)steps_done);
+    if (isfinite(res->final_accuracy)) {
+        cJSON_AddNumberToObject(fin, "test_accuracy", res->final_accuracy);
+        cJSON_AddNumberToObject(fin, "test_loss", res->final_loss);
+    }
+    ib_err err2;
+    int rc2 = write_json(out, "run.json", run, rc ? &err2 : err);
+    if (!rc) rc = rc2;
+    cJSON_Delete(run);
+    free(rows);
+    free(step_ms);
+    ib_trainer_free(&t);
+    return rc;
+}
+
+int ib_cmd_train(int argc, char **argv) {
+    ib_train_config cfg;
+    ib_train_config_defaults(&cfg);
+    ib_flag flags[IB_TRAIN_MAX_FLAGS + 2];
+    int n = ib_train_flags(&cfg, flags);
+    int help = 0;
+    flags[n++] = (ib_flag){"out", IB_FLAG_STRING, &cfg.out, 0, 0, 0, NULL, "DIR", "run directory to write (required)", 0};
+    flags[n++] = (ib_flag){"help", IB_FLAG_BOOL, &help, 0, 0, 0, NULL, NULL, "this help", 0};
+    ib_err err = {0};
+    char *pos[1];
+    int npos;
+    if (ib_flags_parse(flags, n, argc, argv, 1, pos, 0, &npos, &err)) ib_exit_err(&err);
+    if (help) {
+        printf("usage: initbench train --out DIR [--stddev W] [--steps N] [--eval-every K] [--seed S] ...\n\n"
+               "Trains one network and writes DIR/curve.csv, DIR/run.json, DIR/params.safetensors.\n"
+               "Network presets for --net: %s.\n\n",
+               ib_spec_preset_names());
+        ib_flags_print_help(stdout, flags, n);
+        return 0;
+    }
+    if (!cfg.out) ib_die(IB_EXIT_USAGE, "train: --out DIR is required");
+    if (ib_train_config_resolve(&cfg, flags, n, &err)) ib_exit_err(&err);
+    ib_dataset ds;
+    const char *data_dir = ib_data_dir_resolve(cfg.data_dir);
+    if (ib_dataset_load(data_dir, cfg.dataset, &ds, &err)) ib_exit_err(&err);
+    ib_train_result res;
+    int rc = ib_train_run(&cfg, &ds, cfg.out, &res, &err);
+    ib_dataset_free(&ds);
+    if (rc) ib_exit_err(&err);
+    if (!strcmp(res.status, "diverged"))
+        fprintf(stderr, "initbench: run diverged at step %lld (non-finite loss); recorded in %s/run.json\n",
+                res.diverged_step, cfg.out);
+    else
+        fprintf(stderr, "done: test accuracy %.4f after %lld steps in %.1f s (median step %.1f ms); wrote %s\n",
+                res.final_accuracy, res.steps_done, res.wall_s, res.step_ms_median, cfg.out);
+    return 0;
+}

@@ -1,0 +1,50 @@
+/* The training loop and the run directory it writes:
+ *   curve.csv            one row per evaluation (rewritten atomically after each)
+ *   run.json             config, environment, timings, status (running/complete/diverged/failed)
+ *   params.safetensors   final parameters, PyTorch names and layouts
+ *   params_init.safetensors (with --save-init) */
+#ifndef IB_TRAIN_H
+#define IB_TRAIN_H
+
+#include "config.h"
+#include "data.h"
+#include "net.h"
+
+typedef struct ib_train_result {
+    char status[16];      /* complete, diverged */
+    long long diverged_step;
+    double final_accuracy, final_loss;
+    double wall_s, step_ms_median, step_ms_p90, eval_s_mean;
+    long long steps_done;
+} ib_train_result;
+
+/* Everything a run needs that outlives one step; shared with tests and benchmarks. */
+typedef struct ib_trainer {
+    const ib_train_config *cfg;
+    const ib_dataset *ds;
+    ib_backend *be;
+    ib_net net;
+    float *host_x;      /* staging for one batch */
+    int32_t *host_y;
+    uint32_t *perm;     /* this epoch's permutation of the training subset */
+    long long perm_epoch;
+} ib_trainer;
+
+int ib_trainer_init(ib_trainer *t, const ib_train_config *cfg, const ib_dataset *ds, ib_err *err);
+void ib_trainer_free(ib_trainer *t);
+/* Load training batch number `step` (0-based) into the network's input and labels. */
+void ib_trainer_load_batch(ib_trainer *t, long long step);
+/* One training step (forward, loss, backward, update) on batch `step`; returns the batch loss
+ * (mean) and adds the batch's correct count to *correct. `t1` is the optimiser's 1-based step. */
+double ib_trainer_step(ib_trainer *t, long long step, int *correct);
+/* Test-set accuracy and mean loss, forward only. */
+void ib_trainer_evaluate(ib_trainer *t, double *accuracy, double *loss);
+
+int ib_train_run(const ib_train_config *cfg, const ib_dataset *ds, const char *out_dir, ib_train_result *res,
+                 ib_err *err);
+int ib_cmd_train(int argc, char **argv);
+
+/* Write the network's parameters as safetensors (PyTorch names and layouts). */
+int ib_save_params(const ib_net *net, const char *path, const ib_train_config *cfg, long long step, ib_err *err);
+
+#endif

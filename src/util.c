@@ -1,0 +1,174 @@
+#include "util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+int ib_fail(ib_err *err, int code, const char *fmt, ...) {
+    if (err) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+        va_end(ap);
+        err->code = code;
+    }
+    return code;
+}
+
+_Noreturn void ib_exit_err(const ib_err *err) {
+    fprintf(stderr, "initbench: %s\n", err->msg[0] ? err->msg : "unknown error");
+    exit(err->code ? err->code : IB_EXIT_INTERNAL);
+}
+
+_Noreturn void ib_die(int code, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("initbench: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    exit(code);
+}
+
+void *ib_xmalloc(size_t n) {
+    void *p = malloc(n ? n : 1);
+    if (!p) ib_die(IB_EXIT_INTERNAL, "out of memory allocating %zu bytes", n);
+    return p;
+}
+
+void *ib_xcalloc(size_t n, size_t size) {
+    void *p = calloc(n ? n : 1, size ? size : 1);
+    if (!p) ib_die(IB_EXIT_INTERNAL, "out of memory allocating %zu x %zu bytes", n, size);
+    return p;
+}
+
+char *ib_xstrdup(const char *s) {
+    size_t n = strlen(s) + 1;
+    char *d = ib_xmalloc(n);
+    memcpy(d, s, n);
+    return d;
+}
+
+static void fsync_parent_dir(const char *path) {
+    char buf[4096];
+    snprintf(buf, sizeof buf, "%s", path);
+    int fd = open(dirname(buf), O_RDONLY | O_DIRECTORY);
+    if (fd >= 0) {
+        (void)fsync(fd); /* best effort: some filesystems refuse fsync on directories */
+        close(fd);
+    }
+}
+
+int ib_atomic_open(ib_atomic_file *af, const char *path, ib_err *err) {
+    memset(af, 0, sizeof *af);
+    if (strlen(path) >= sizeof af->path)
+        return ib_fail(err, IB_EXIT_USAGE, "%s: path too long", path);
+    snprintf(af->path, sizeof af->path, "%s", path);
+    snprintf(af->tmp_path, sizeof af->tmp_path, "%s.tmp.%ld", path, (long)getpid());
+    af->fp = fopen(af->tmp_path, "wb");
+    if (!af->fp)
+        return ib_fail(err, IB_EXIT_USAGE, "cannot write %s: %s", af->tmp_path, strerror(errno));
+    return 0;
+}
+
+int ib_atomic_commit(ib_atomic_file *af, ib_err *err) {
+    if (!af->fp) return ib_fail(err, IB_EXIT_INTERNAL, "%s: atomic file not open", af->path);
+    int failed = 0, saved = 0;
+    if (fflush(af->fp) != 0 || ferror(af->fp)) { failed = 1; saved = errno; }
+    if (!failed && fsync(fileno(af->fp)) != 0 && errno != EINVAL) { failed = 1; saved = errno; }
+    if (fclose(af->fp) != 0 && !failed) { failed = 1; saved = errno; }
+    af->fp = NULL;
+    if (!failed && rename(af->tmp_path, af->path) != 0) { failed = 1; saved = errno; }
+    if (failed) {
+        unlink(af->tmp_path);
+        return ib_fail(err, IB_EXIT_INTERNAL, "cannot write %s: %s (previous contents kept)", af->path,
+                       strerror(saved ? saved : EIO));
+    }
+    fsync_parent_dir(af->path);
+    return 0;
+}
+
+void ib_atomic_abort(ib_atomic_file *af) {
+    if (af->fp) fclose(af->fp);
+    af->fp = NULL;
+    if (af->tmp_path[0]) unlink(af->tmp_path);
+}
+
+int ib_write_file_atomic(const char *path, const void *data, size_t len, ib_err *err) {
+    ib_atomic_file af;
+    if (ib_atomic_open(&af, path, err)) return err->code;
+    if (len && fwrite(data, 1, len, af.fp) != len) {
+        int e = errno;
+        ib_atomic_abort(&af);
+        return ib_fail(err, IB_EXIT_INTERNAL, "cannot write %s: %s (previous contents kept)", path, strerror(e));
+    }
+    return ib_atomic_commit(&af, err);
+}
+
+int ib_read_file(const char *path, uint8_t **data, size_t *len, ib_err *err) {
+    FILE *fp = fopen(path, "rb");
+    if (!fp) return ib_fail(err, IB_EXIT_USAGE, "cannot open %s: %s", path, strerror(errno));
+    struct stat st;
+    if (fstat(fileno(fp), &st) != 0 || !S_ISREG(st.st_mode)) {
+        fclose(fp);
+        return ib_fail(err, IB_EXIT_USAGE, "%s: not a regular file", path);
+    }
+    size_t n = (size_t)st.st_size;
+    uint8_t *buf = ib_xmalloc(n + 1);
+    size_t got = fread(buf, 1, n, fp);
+    int bad = ferror(fp);
+    fclose(fp);
+    if (bad || got != n) {
+        free(buf);
+        return ib_fail(err, IB_EXIT_USAGE, "%s: read failed (%zu of %zu bytes)", path, got, n);
+    }
+    buf[n] = 0;
+    *data = buf;
+    *len = n;
+    return 0;
+}
+
+int ib_path_exists(const char *path) {
+    struct stat st;
+    return stat(path, &st) == 0;
+}
+
+int ib_mkdir_p(const char *path, ib_err *err) {
+    char buf[4096];
+    if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf)
+        return ib_fail(err, IB_EXIT_USAGE, "%s: path too long", path);
+    for (char *p = buf + 1;; p++) {
+        if (*p == '/' || *p == 0) {
+            char saved = *p;
+            *p = 0;
+            if (mkdir(buf, 0777) != 0 && errno != EEXIST)
+                return ib_fail(err, IB_EXIT_USAGE, "cannot create directory %s: %s", buf, strerror(errno));
+            struct stat st;
+            if (stat(buf, &st) != 0 || !S_ISDIR(st.st_mode))
+                return ib_fail(err, IB_EXIT_USAGE, "%s exists and is not a directory", buf);
+            *p = saved;
+            if (!saved) break;
+        }
+    }
+    if (access(path, W_OK) != 0)
+        return ib_fail(err, IB_EXIT_USAGE, "directory %s is not writable: %s", path, strerror(errno));
+    return 0;
+}
+
+double ib_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+double ib_cpu_time(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}

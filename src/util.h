@@ -1,0 +1,55 @@
+/* Errors, atomic file output, timing: the small things every module needs. */
+#ifndef IB_UTIL_H
+#define IB_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+/* Exit codes (DESIGN.md): 2 for bad input or usage, 1 for internal failure. */
+enum { IB_OK = 0, IB_EXIT_INTERNAL = 1, IB_EXIT_USAGE = 2 };
+
+/* An error carried up to the command layer, which prints it once and exits with `code`.
+ * Library functions return 0 on success, non-zero on failure after filling the error. */
+typedef struct ib_err {
+    int code;        /* IB_EXIT_USAGE or IB_EXIT_INTERNAL */
+    char msg[1024];
+} ib_err;
+
+/* Fill err (printf-style) and return its code, so `return ib_fail(err, ...)` reads naturally. */
+int ib_fail(ib_err *err, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* Print "initbench: <msg>" to stderr and exit with the error's code. */
+_Noreturn void ib_exit_err(const ib_err *err);
+_Noreturn void ib_die(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Allocation that cannot fail silently: aborts with a message on OOM. */
+void *ib_xmalloc(size_t n);
+void *ib_xcalloc(size_t n, size_t size);
+char *ib_xstrdup(const char *s);
+
+/* Atomic output: write to "<path>.tmp.<pid>", fsync, rename over <path>, fsync the directory.
+ * A killed process therefore leaves either the old file or the new one, never half of one. */
+typedef struct ib_atomic_file {
+    FILE *fp;
+    char path[4096];
+    char tmp_path[4120];
+} ib_atomic_file;
+
+int ib_atomic_open(ib_atomic_file *af, const char *path, ib_err *err);
+int ib_atomic_commit(ib_atomic_file *af, ib_err *err); /* closes; on failure removes the temp file */
+void ib_atomic_abort(ib_atomic_file *af);               /* closes and removes the temp file */
+int ib_write_file_atomic(const char *path, const void *data, size_t len, ib_err *err);
+
+/* Read a whole file into memory (NUL-terminated for convenience). */
+int ib_read_file(const char *path, uint8_t **data, size_t *len, ib_err *err);
+
+/* mkdir -p; fails with a clear message if a component is not a directory or not writable. */
+int ib_mkdir_p(const char *path, ib_err *err);
+int ib_path_exists(const char *path);
+
+/* Monotonic wall-clock seconds, and process CPU seconds. */
+double ib_now(void);
+double ib_cpu_time(void);
+
+#endif
