@@ -1,0 +1,17 @@
+# Core tests: kernels, gradients, initialisers and optimisers (no data needed).
+add_executable(test_kernels ${CMAKE_CURRENT_SOURCE_DIR}/test_kernels.c)
+target_link_libraries(test_kernels PRIVATE initbench_core)
+add_test(NAME kernels COMMAND test_kernels)
+set_tests_properties(kernels PROPERTIES TIMEOUT 300)
+
+add_executable(parity_dump ${CMAKE_CURRENT_SOURCE_DIR}/parity_dump.c)
+target_link_libraries(parity_dump PRIVATE initbench_core)
+# Parity with PyTorch (Debian's python3-torch via /usr/bin/python3) on the real MNIST batch.
+foreach(case "original;0.1" "original;0.001" "original-tanh;0.1" "original-tanh;0.001")
+  list(GET case 0 net)
+  list(GET case 1 w)
+  add_test(NAME parity_torch_${net}_w${w}
+           COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/run_parity.sh $<TARGET_FILE:parity_dump>
+                   ${CMAKE_CURRENT_SOURCE_DIR}/parity_torch.py --net ${net} --stddev ${w})
+  set_tests_properties(parity_torch_${net}_w${w} PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 300)
+endforeach()

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# usage: run_parity.sh PARITY_DUMP PARITY_TORCH_PY [train flags]; exit 77 (skip) without torch or data
+set -euo pipefail
+dump_bin=$1 script=$2
+shift 2
+if ! /usr/bin/python3 -c 'import torch, numpy' 2>/dev/null; then
+  echo "skip: /usr/bin/python3 has no torch/numpy (apt-get install python3-torch)"; exit 77
+fi
+dir=$(mktemp -d)
+trap 'rm -rf "$dir"' EXIT
+set +e
+"$dump_bin" "$dir" "$@"
+rc=$?
+set -e
+[ $rc -eq 0 ] || exit $rc
+/usr/bin/python3 "$script" "$dir"
