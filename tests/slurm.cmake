@@ -1,0 +1,10 @@
+# Real single-node Slurm (jobs/slurm-local-up/-down): needs root and the Debian packages
+# slurm-wlm and munge; skipped (exit 77) otherwise. Starts daemons on Slurm's default ports,
+# hence RUN_SERIAL.
+add_test(NAME slurm_local
+         COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/test_slurm_local.sh ${CMAKE_SOURCE_DIR})
+set_tests_properties(slurm_local PROPERTIES
+  SKIP_RETURN_CODE 77
+  TIMEOUT 300
+  RUN_SERIAL TRUE
+  LABELS slurm)
