@@ -8,10 +8,11 @@
 #include <string.h>
 
 static int check_bounds(const ib_flag *f, double v, const char *text, ib_err *err) {
-    if (f->min_exclusive ? !(v > f->min) : !(v >= f->min))
-        return ib_fail(err, IB_EXIT_USAGE, "--%s: must be %s %g (got %s)", f->name, f->min_exclusive ? ">" : ">=",
-                       f->min, text);
-    if (!(v <= f->max)) return ib_fail(err, IB_EXIT_USAGE, "--%s: must be <= %g (got %s)", f->name, f->max, text);
+    const int min_open = f->open_bounds & IB_MIN_OPEN, max_open = f->open_bounds & IB_MAX_OPEN;
+    if (min_open ? !(v > f->min) : !(v >= f->min))
+        return ib_fail(err, IB_EXIT_USAGE, "--%s: must be %s %g (got %s)", f->name, min_open ? ">" : ">=", f->min, text);
+    if (max_open ? !(v < f->max) : !(v <= f->max))
+        return ib_fail(err, IB_EXIT_USAGE, "--%s: must be %s %g (got %s)", f->name, max_open ? "<" : "<=", f->max, text);
     return 0;
 }
 

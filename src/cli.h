@@ -17,6 +17,8 @@ typedef enum ib_flag_type {
     IB_FLAG_DOUBLE_LIST, /* comma-separated doubles into ib_double_list */
 } ib_flag_type;
 
+enum { IB_MIN_OPEN = 1, IB_MAX_OPEN = 2 };
+
 #define IB_MAX_LIST 64
 typedef struct ib_double_list {
     int n;
@@ -28,7 +30,7 @@ typedef struct ib_flag {
     ib_flag_type type;
     void *target;
     double min, max;     /* inclusive bounds for numbers (and list elements) */
-    int min_exclusive;   /* 1: value must be > min */
+    int open_bounds;     /* IB_MIN_OPEN: value must be > min; IB_MAX_OPEN: < max */
     const char *choices; /* for IB_FLAG_CHOICE */
     const char *metavar;
     const char *help;

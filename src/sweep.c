@@ -185,7 +185,7 @@ int ib_cmd_sweep(int argc, char **argv) {
     int repeats = 3, jobs = 1, help = 0;
     flags[n++] = (ib_flag){"preset", IB_FLAG_CHOICE, &preset, 0, 0, 0, "original|quick", NULL,
                            "original: 9 stddevs x 3 repeats x 10000 steps; quick: 1 repeat, 1000 steps", 0};
-    flags[n++] = (ib_flag){"stddevs", IB_FLAG_DOUBLE_LIST, &stddevs, 0, 100, 1, NULL, "LIST",
+    flags[n++] = (ib_flag){"stddevs", IB_FLAG_DOUBLE_LIST, &stddevs, 0, 100, IB_MIN_OPEN, NULL, "LIST",
                            "comma-separated stddevs (default: the preset's 1e-4 ... 1.0)", 0};
     flags[n++] = (ib_flag){"repeats", IB_FLAG_INT, &repeats, 1, 1000, 0, NULL, "R", "repeats per stddev", 0};
     flags[n++] = (ib_flag){"jobs", IB_FLAG_INT, &jobs, 1, 256, 0, NULL, "J", "runs at a time (default 1)", 0};

@@ -495,6 +495,20 @@ static void test_cpu_matches_reference(void) {
         free(x), free(w), free(b), free(dy), free(y1), free(y2), free(dx1), free(dx2), free(dw1), free(dw2), free(db1),
             free(db2);
     }
+    /* pooling: the fast 2x2 path must pick the same winners as the reference, ties and NaN included */
+    ib_pool_shape ps = ib_pool_make(5, 14, 14, 2, 2);
+    size_t nx = 3 * 5 * 14 * 14, ny = 3 * 5 * 7 * 7;
+    float *x = malloc(4 * nx), *y1 = malloc(4 * ny), *y2 = malloc(4 * ny);
+    int32_t *a1 = malloc(4 * ny), *a2 = malloc(4 * ny);
+    for (size_t i = 0; i < nx; i++) x[i] = roundf(frand(i, 28) * 2.0f); /* few distinct values: many ties */
+    x[17] = NAN;
+    ref->pool_forward(ref, &ps, 3, x, y1, a1);
+    cpu->pool_forward(cpu, &ps, 3, x, y2, a2);
+    CHECK(memcmp(a1, a2, 4 * ny) == 0, "2x2 pooling winners differ from the reference");
+    int same = 1;
+    for (size_t i = 0; i < ny; i++) same &= (y1[i] == y2[i]) || (isnan(y1[i]) && isnan(y2[i]));
+    CHECK(same, "2x2 pooling values differ from the reference");
+    free(x), free(y1), free(y2), free(a1), free(a2);
     ref->destroy(ref), cpu->destroy(cpu);
 }
 

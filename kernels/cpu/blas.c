@@ -2,10 +2,65 @@
  * OpenBLAS's OpenMP build (one thread pool with our own loops). The remaining ops come from the
  * reference backend, whose loops are already parallel and memory-bound. */
 #include <cblas.h>
+#include <math.h>
+#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cpu_ops.h"
+
+/* SGEMM whose result does not depend on the thread count. OpenBLAS's threaded SGEMM rounds
+ * differently with 1 and 2 threads (measured: every shape of the original network), so the
+ * output is cut into blocks fixed by the shape alone, each computed by a single-threaded SGEMM
+ * under our OpenMP loop; a long reduction with a small output is cut along K into fixed chunks
+ * whose partial products are summed in a fixed order. */
+#define GEMM_BLOCK 128
+#define GEMM_K_CHUNK 4096
+
+static void gemm_det(int ta, int tb, int M, int N, int K, const float *A, int lda, const float *B, int ldb,
+                     float beta, float *C, int ldc) {
+    const CBLAS_TRANSPOSE TA = ta ? CblasTrans : CblasNoTrans, TB = tb ? CblasTrans : CblasNoTrans;
+    if (N >= 2 * GEMM_BLOCK) {
+        const int blocks = (N + GEMM_BLOCK - 1) / GEMM_BLOCK;
+#pragma omp parallel for schedule(dynamic, 1)
+        for (int b = 0; b < blocks; b++) {
+            int n0 = b * GEMM_BLOCK, nb = N - n0 < GEMM_BLOCK ? N - n0 : GEMM_BLOCK;
+            cblas_sgemm(CblasRowMajor, TA, TB, M, nb, K, 1.0f, A, lda, tb ? B + (size_t)n0 * ldb : B + n0, ldb, beta,
+                        C + n0, ldc);
+        }
+    } else if (M >= 2 * GEMM_BLOCK) {
+        const int blocks = (M + GEMM_BLOCK - 1) / GEMM_BLOCK;
+#pragma omp parallel for schedule(dynamic, 1)
+        for (int b = 0; b < blocks; b++) {
+            int m0 = b * GEMM_BLOCK, mb = M - m0 < GEMM_BLOCK ? M - m0 : GEMM_BLOCK;
+            cblas_sgemm(CblasRowMajor, TA, TB, mb, N, K, 1.0f, ta ? A + m0 : A + (size_t)m0 * lda, lda, B, ldb, beta,
+                        C + (size_t)m0 * ldc, ldc);
+        }
+    } else if (K >= 2 * GEMM_K_CHUNK) {
+        const int chunks = (K + GEMM_K_CHUNK - 1) / GEMM_K_CHUNK;
+        float *part = malloc(sizeof(float) * (size_t)chunks * M * N);
+        if (!part) abort();
+#pragma omp parallel for schedule(dynamic, 1)
+        for (int c = 0; c < chunks; c++) {
+            int k0 = c * GEMM_K_CHUNK, kb = K - k0 < GEMM_K_CHUNK ? K - k0 : GEMM_K_CHUNK;
+            cblas_sgemm(CblasRowMajor, TA, TB, M, N, kb, 1.0f, ta ? A + (size_t)k0 * lda : A + k0, lda,
+                        tb ? B + k0 : B + (size_t)k0 * ldb, ldb, 0.0f, part + (size_t)c * M * N, N);
+        }
+        for (int m = 0; m < M; m++)
+            for (int n = 0; n < N; n++) {
+                float acc = 0.0f;
+                for (int c = 0; c < chunks; c++) acc += part[((size_t)c * M + m) * N + n];
+                C[(size_t)m * ldc + n] = beta == 0.0f ? acc : beta * C[(size_t)m * ldc + n] + acc;
+            }
+        free(part);
+    } else {
+        /* small: one thread (OpenBLAS's OpenMP build takes its thread count from this ICV) */
+        const int threads = omp_get_max_threads();
+        omp_set_num_threads(1);
+        cblas_sgemm(CblasRowMajor, TA, TB, M, N, K, 1.0f, A, lda, B, ldb, beta, C, ldc);
+        omp_set_num_threads(threads);
+    }
+}
 
 /* Cap on the im2col matrix: larger batches (evaluation) are processed in chunks of images. */
 #define COL_BYTES_CAP (32u << 20)
@@ -39,7 +94,13 @@ static void blas_conv_plan_free(ib_backend *be, void *plan) {
     free(p);
 }
 
-/* col[(c,u,v), (n,i,j)] = x[n, c, i+u-P, j+v-P] (0 outside) for images [n0, n0+nb) */
+/* Output columns j whose input column j+v-P lies inside [0, W): j in [lo, hi). */
+static inline void valid_cols(int W, int v, int P, int *lo, int *hi) {
+    *lo = P - v > 0 ? P - v : 0;
+    *hi = W + P - v < W ? W + P - v : W;
+}
+
+/* col[(c,u,v), (n,i,j)] = x[n, c, i+u-P, j+v-P] (0 outside) for nb images */
 static void im2col(const ib_conv_shape *s, const float *x, int nb, float *col) {
     const int C = s->in_c, H = s->h, W = s->w, K = s->k, P = ib_conv_pad_before(K);
     const size_t cols = (size_t)nb * H * W;
@@ -48,19 +109,21 @@ static void im2col(const ib_conv_shape *s, const float *x, int nb, float *col) {
         for (int u = 0; u < K; u++)
             for (int v = 0; v < K; v++) {
                 float *row = col + ((size_t)(c * K + u) * K + v) * cols;
+                int lo, hi;
+                valid_cols(W, v, P, &lo, &hi);
                 for (int n = 0; n < nb; n++) {
                     const float *xp = x + (size_t)(n * C + c) * H * W;
                     float *rp = row + (size_t)n * H * W;
                     for (int i = 0; i < H; i++) {
+                        float *dst = rp + (size_t)i * W;
                         int yi = i + u - P;
-                        if (yi < 0 || yi >= H) {
-                            memset(rp + i * W, 0, (size_t)W * sizeof(float));
+                        if (yi < 0 || yi >= H || hi <= lo) {
+                            memset(dst, 0, (size_t)W * sizeof(float));
                             continue;
                         }
-                        for (int j = 0; j < W; j++) {
-                            int xj = j + v - P;
-                            rp[i * W + j] = (xj >= 0 && xj < W) ? xp[yi * W + xj] : 0.0f;
-                        }
+                        for (int j = 0; j < lo; j++) dst[j] = 0.0f;
+                        memcpy(dst + lo, xp + (size_t)yi * W + lo + v - P, (size_t)(hi - lo) * sizeof(float));
+                        for (int j = hi; j < W; j++) dst[j] = 0.0f;
                     }
                 }
             }
@@ -78,16 +141,46 @@ static void col2im(const ib_conv_shape *s, const float *dcol, int nb, float *dx)
             for (int u = 0; u < K; u++)
                 for (int v = 0; v < K; v++) {
                     const float *rp = dcol + ((size_t)(c * K + u) * K + v) * cols + (size_t)n * H * W;
+                    int lo, hi;
+                    valid_cols(W, v, P, &lo, &hi);
                     for (int i = 0; i < H; i++) {
                         int yi = i + u - P;
                         if (yi < 0 || yi >= H) continue;
-                        for (int j = 0; j < W; j++) {
-                            int xj = j + v - P;
-                            if (xj >= 0 && xj < W) dxp[yi * W + xj] += rp[i * W + j];
-                        }
+                        float *d = dxp + (size_t)yi * W + v - P;
+                        const float *r = rp + (size_t)i * W;
+                        for (int j = lo; j < hi; j++) d[j] += r[j];
                     }
                 }
         }
+}
+
+/* 2x2/2 max pooling over even sizes (the original network's): no padding, no bounds checks.
+ * Same winner rule as the reference: first maximum in scan order, NaN propagates. */
+static void blas_pool_forward(ib_backend *be, const ib_pool_shape *s, int batch, const float *x, float *y,
+                              int32_t *argmax) {
+    if (s->k != 2 || s->stride != 2 || (s->in_h & 1) || (s->in_w & 1)) {
+        ib_ref_pool_forward(be, s, batch, x, y, argmax);
+        return;
+    }
+    const int planes = batch * s->c, IW = s->in_w, OH = s->out_h, OW = s->out_w;
+#pragma omp parallel for schedule(static)
+    for (int p = 0; p < planes; p++) {
+        const float *xp = x + (size_t)p * s->in_h * IW;
+        float *yp = y + (size_t)p * OH * OW;
+        int32_t *ap = argmax + (size_t)p * OH * OW;
+        for (int i = 0; i < OH; i++)
+            for (int j = 0; j < OW; j++) {
+                int at = 2 * i * IW + 2 * j;
+                int cand[3] = {at + 1, at + IW, at + IW + 1};
+                float best = xp[at];
+                for (int k = 0; k < 3; k++) {
+                    float v = xp[cand[k]];
+                    if (v > best || (isnan(v) && !isnan(best))) best = v, at = cand[k];
+                }
+                yp[i * OW + j] = best;
+                ap[i * OW + j] = at;
+            }
+    }
 }
 
 static void blas_conv_forward(ib_backend *be, void *plan, int batch, const float *x, const float *w,
@@ -100,8 +193,7 @@ static void blas_conv_forward(ib_backend *be, void *plan, int batch, const float
         int nb = batch - n0 < p->chunk ? batch - n0 : p->chunk;
         const int cols = nb * HW;
         im2col(s, x + (size_t)n0 * s->in_c * HW, nb, p->col);
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, O, cols, KK, 1.0f, w, KK, p->col, cols,
-                    0.0f, p->tmp, cols);
+        gemm_det(0, 0, O, cols, KK, w, KK, p->col, cols, 0.0f, p->tmp, cols);
         float *yb = y + (size_t)n0 * O * HW;
 #pragma omp parallel for collapse(2) schedule(static)
         for (int n = 0; n < nb; n++)
@@ -138,12 +230,10 @@ static void blas_conv_backward(ib_backend *be, void *plan, int batch, const floa
             db[o] = beta == 0.0f ? acc : db[o] + acc;
         }
         im2col(s, x + (size_t)n0 * s->in_c * HW, nb, p->col);
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, O, KK, cols, 1.0f, p->tmp, cols, p->col, cols,
-                    beta, dw, KK);
+        gemm_det(0, 1, O, KK, cols, p->tmp, cols, p->col, cols, beta, dw, KK);
         if (dx) {
             /* dcol = w^T dyt, written over col (no longer needed), then scattered back */
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, KK, cols, O, 1.0f, w, KK, p->tmp, cols,
-                        0.0f, p->col, cols);
+            gemm_det(1, 0, KK, cols, O, w, KK, p->tmp, cols, 0.0f, p->col, cols);
             col2im(s, p->col, nb, dx + (size_t)n0 * s->in_c * HW);
         }
     }
@@ -153,7 +243,7 @@ static void blas_fc_forward(ib_backend *be, int batch, int in, int out, const fl
                             const float *b, float *y) {
     (void)be;
     for (int n = 0; n < batch; n++) memcpy(y + (size_t)n * out, b, (size_t)out * sizeof(float));
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, batch, out, in, 1.0f, x, in, w, in, 1.0f, y, out);
+    gemm_det(0, 1, batch, out, in, x, in, w, in, 1.0f, y, out);
 }
 
 static void blas_fc_backward(ib_backend *be, int batch, int in, int out, const float *x, const float *w,
@@ -165,10 +255,8 @@ static void blas_fc_backward(ib_backend *be, int batch, int in, int out, const f
         for (int n = 0; n < batch; n++) acc += dy[(size_t)n * out + o];
         db[o] = acc;
     }
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, out, in, batch, 1.0f, dy, out, x, in, 0.0f, dw, in);
-    if (dx)
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, batch, in, out, 1.0f, dy, out, w, in, 0.0f, dx,
-                    in);
+    gemm_det(1, 0, out, in, batch, dy, out, x, in, 0.0f, dw, in);
+    if (dx) gemm_det(0, 0, batch, in, out, dy, out, w, in, 0.0f, dx, in);
 }
 
 ib_backend *ib_backend_cpu_create(int threads) {
@@ -176,12 +264,14 @@ ib_backend *ib_backend_cpu_create(int threads) {
     if (!be) abort();
     be->name = "cpu";
     ib_cpu_fill_common(be, threads);
-    openblas_set_num_threads(be->threads);
+    /* No openblas_set_num_threads(): in OpenBLAS's OpenMP build it sets the OpenMP thread count
+     * of every loop. Inside our parallel regions OpenBLAS runs single-threaded by itself. */
     be->conv_plan = blas_conv_plan_create;
     be->conv_plan_free = blas_conv_plan_free;
     be->conv_forward = blas_conv_forward;
     be->conv_backward = blas_conv_backward;
     be->fc_forward = blas_fc_forward;
     be->fc_backward = blas_fc_backward;
+    be->pool_forward = blas_pool_forward;
     return be;
 }

@@ -1,0 +1,128 @@
+#!/usr/bin/env bash
+# End-to-end tests of the initbench command on the real MNIST files.
+# usage: test_cli.sh INITBENCH CASE   (exit 77 = skipped, with the reason printed)
+set -uo pipefail
+ib=$1 case=$2
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+fails=0 passes=0
+ok()   { passes=$((passes + 1)); echo "ok: $*"; }
+fail() { fails=$((fails + 1)); echo "FAIL: $*"; }
+finish() { echo "$passes passed, $fails failed"; [ "$fails" -eq 0 ]; exit $?; }
+need_data() {
+  if ! "$ib" data verify --dataset mnist >/dev/null 2>&1; then
+    echo "skip: MNIST not present (run: initbench data fetch)"; exit 77
+  fi
+}
+# the final columns of curve.csv without elapsed time (which differs run to run)
+curve_values() { cut -d, -f1-5 "$1"; }
+small="--train-size 2000 --test-size 500 --eval-batch 250"
+
+case $case in
+determinism)
+  need_data
+  for t in 1 2; do
+    "$ib" train --stddev 0.1 --steps 30 --eval-every 10 $small --threads $t --seed 7 \
+      --progress none --out "$tmp/t$t" || fail "train with $t threads"
+  done
+  cmp -s "$tmp/t1/params.safetensors" "$tmp/t2/params.safetensors" \
+    && ok "1 and 2 threads: identical parameters" || fail "1 and 2 threads: parameters differ"
+  [ "$(curve_values "$tmp/t1/curve.csv")" = "$(curve_values "$tmp/t2/curve.csv")" ] \
+    && ok "1 and 2 threads: identical curves" || fail "curves differ between thread counts"
+  "$ib" train --stddev 0.1 --steps 30 --eval-every 10 $small --threads 2 --seed 8 --progress none --out "$tmp/s8"
+  cmp -s "$tmp/t1/params.safetensors" "$tmp/s8/params.safetensors" \
+    && fail "another seed gave the same parameters" || ok "another seed, other parameters"
+  "$ib" train --stddev 0.1 --steps 30 --eval-every 10 $small --threads 2 --seed 7 --optimizer adam-pt \
+    --progress none --out "$tmp/pt"
+  cmp -s "$tmp/t1/params.safetensors" "$tmp/pt/params.safetensors" \
+    && fail "adam-pt equals adam (TF form)" || ok "adam-pt differs from the TF form"
+  finish ;;
+mnist_accuracy)
+  need_data
+  "$ib" train --stddev 0.1 --steps 300 --eval-every 300 --progress log --out "$tmp/run" || fail "train"
+  acc=$(tail -n1 "$tmp/run/curve.csv" | cut -d, -f2)
+  first=$(sed -n 2p "$tmp/run/curve.csv" | cut -d, -f2)
+  echo "test accuracy: step 0 $first, step 300 $acc"
+  awk -v a="$acc" 'BEGIN{exit !(a > 0.9)}' && ok "accuracy $acc > 0.9 after 300 steps" || fail "accuracy $acc <= 0.9"
+  awk -v a="$first" 'BEGIN{exit !(a < 0.3)}' && ok "step-0 accuracy $first is near chance" || fail "step 0 accuracy $first"
+  head -1 "$tmp/run/curve.csv" | grep -q '^step,test_accuracy,test_loss,train_loss,' && ok "curve.csv header" || fail "curve header"
+  grep -q '"status":[[:space:]]*"complete"' "$tmp/run/run.json" && ok "run.json complete" || fail "run.json status"
+  [ -s "$tmp/run/params.safetensors" ] && ok "params written" || fail "params.safetensors missing"
+  ls "$tmp/run" | grep -q '\.tmp\.' && fail "temporary files left" || ok "no temporary files left"
+  finish ;;
+bad_values)
+  # each: exit 2, one message naming the flag, and no output directory
+  check_bad() {
+    local want=$1; shift
+    local out=$tmp/bad$RANDOM
+    # bounded: a value wrongly accepted would otherwise start a full training run
+    timeout 30 "$ib" "$@" --out "$out" >"$tmp/stdout" 2>"$tmp/stderr"
+    local rc=$?
+    if [ $rc -eq 2 ] && grep -q -- "$want" "$tmp/stderr" && [ ! -e "$out" ]; then ok "$* -> $(head -c 120 "$tmp/stderr")"
+    else fail "$* -> rc $rc, stderr: $(cat "$tmp/stderr"), out exists: $([ -e "$out" ] && echo yes || echo no)"; fi
+  }
+  check_bad "--stddev" train --stddev -1
+  check_bad "--stddev" train --stddev nan
+  check_bad "--stddev" train --stddev 0
+  check_bad "--steps" train --steps abc
+  check_bad "--steps" train --steps 1.5
+  check_bad "--batch" train --batch 0
+  check_bad "--lr" train --lr inf
+  check_bad "--beta2" train --beta2 1
+  check_bad "--eps" train --eps 0
+  check_bad "--seed" train --seed -1
+  check_bad "unknown layer" train --net conv5x5:32,bogus,fc:10
+  check_bad "must end with the classifier" train --net conv5x5:32,relu
+  check_bad "--optimizer" train --optimizer adamw
+  check_bad "--nesterov" train --nesterov
+  check_bad "--beta1" train --optimizer sgd --beta1 0.5
+  check_bad "unknown option" train --stdev 0.1
+  check_bad "given more than once" train --steps 1 --steps 2
+  check_bad "--stddev" train --init he_normal --stddev 0.1
+  check_bad "--stddevs" sweep --stddevs 0.1,-3
+  check_bad "--stddevs" sweep --stddevs 0.1,0.1
+  check_bad "--repeats" sweep --repeats 0
+  if "$ib" data verify --dataset mnist >/dev/null 2>&1; then
+    check_bad "training images" train --train-offset 50000 --train-size 20000
+    check_bad "--test-size" train --test-size 20000
+    check_bad "classes" train --net conv5x5:4,fc:7
+  fi
+  "$ib" train --stddev 0.1 >/dev/null 2>"$tmp/stderr"; rc=$?
+  [ $rc -eq 2 ] && grep -q -- "--out" "$tmp/stderr" && ok "missing --out" || fail "missing --out: rc $rc"
+  "$ib" frobnicate >/dev/null 2>&1; [ $? -eq 2 ] && ok "unknown command exits 2" || fail "unknown command"
+  "$ib" --version | grep -q '^initbench ' && ok "--version" || fail "--version"
+  "$ib" train --help | grep -q -- '--stddev' && ok "train --help" || fail "train --help"
+  finish ;;
+sweep)
+  need_data
+  common="--stddevs 0.01,0.1 --repeats 2 --steps 20 --eval-every 10 $small --jobs 2"
+  "$ib" sweep $common --out "$tmp/sw" >"$tmp/out1" 2>"$tmp/err1" || fail "sweep exit $?"
+  cat "$tmp/out1"
+  n=$(ls -d "$tmp"/sw/runs/*/ | wc -l)
+  [ "$n" -eq 4 ] && ok "4 run directories" || fail "$n run directories"
+  complete=$(grep -l '"status":[[:space:]]*"complete"' "$tmp"/sw/runs/*/run.json | wc -l)
+  [ "$complete" -eq 4 ] && ok "4 runs complete" || fail "$complete runs complete"
+  grep -Eq '^0\.1 +2/2' "$tmp/out1" && ok "summary row for 0.1" || fail "summary table"
+  # repeat r has seed base + r for every stddev
+  grep -q '"seed":[[:space:]]*"2"' "$tmp"/sw/runs/0001-w0.01-r1/run.json && ok "repeat 1 seeded 2" || fail "seeds"
+  "$ib" sweep $common --out "$tmp/sw" >"$tmp/out2" 2>"$tmp/err2" || fail "resume exit"
+  grep -q '4 already finished' "$tmp/err2" && ok "rerun skips finished runs" || fail "rerun: $(cat "$tmp/err2")"
+  rm "$tmp/sw/runs/0002-w0.1-r0/run.json"
+  "$ib" sweep $common --out "$tmp/sw" >"$tmp/out3" 2>"$tmp/err3" || fail "resume exit"
+  grep -q '3 already finished' "$tmp/err3" && [ -f "$tmp/sw/runs/0002-w0.1-r0/run.json" ] \
+    && ok "an unfinished run is redone" || fail "resume: $(cat "$tmp/err3")"
+  "$ib" sweep --stddevs 0.01,0.1 --repeats 2 --steps 30 $small --out "$tmp/sw" >/dev/null 2>"$tmp/err4"
+  rc=$?
+  [ $rc -eq 2 ] && grep -q 'different settings' "$tmp/err4" && ok "other settings on the same directory refused" \
+    || fail "changed settings: rc $rc $(cat "$tmp/err4")"
+  finish ;;
+diverged)
+  need_data
+  "$ib" train --stddev 1.0 --optimizer sgd --lr 1000 --steps 50 --eval-every 25 $small --progress none \
+    --out "$tmp/div" 2>"$tmp/err"; rc=$?
+  [ $rc -eq 0 ] && ok "a diverged run is not a crash" || fail "rc $rc"
+  grep -q '"status":[[:space:]]*"diverged"' "$tmp/div/run.json" && ok "status diverged" || fail "status: $(grep status "$tmp/div/run.json")"
+  grep -q '"diverged_step"' "$tmp/div/run.json" && ok "diverged step recorded" || fail "no diverged_step"
+  finish ;;
+*) echo "unknown case $case"; exit 2 ;;
+esac
