@@ -35,6 +35,7 @@ void ib_train_config_defaults(ib_train_config *c) {
     c->train_size = 55000;
     c->test_size = 10000;
     c->seed = 1;
+    c->checkpoint_every = 1000;
 }
 
 #define F_INT(n, t, lo, hi, mv, h) {n, IB_FLAG_INT, t, lo, hi, 0, NULL, mv, h, 0}
@@ -79,6 +80,8 @@ int ib_train_flags(ib_train_config *c, ib_flag *flags) {
         F_LONG("test-size", &c->test_size, 1, 1e8, "N", "test images evaluated (default 10000: all)"),
         F_CHOICE("backend", &c->backend, "cpu|ref", "compute backend (default cpu)"),
         F_INT("threads", &c->threads, 0, 4096, "T", "threads (default 0: $SLURM_CPUS_PER_TASK or all cores)"),
+        F_LONG("checkpoint-every", &c->checkpoint_every, 0, 1e9, "K",
+               "write a resumable checkpoint every K steps (default 1000; 0 = only when signalled)"),
         F_BOOL("save-init", &c->save_init, "also write the initial parameters (params_init.safetensors)"),
         F_CHOICE("progress", &c->progress, "auto|tty|log|none", "progress display (default auto)"),
     };
@@ -251,6 +254,7 @@ char **ib_train_config_to_argv(const ib_train_config *c, int *argc_out) {
     push_kv(&a, &n, "--train-size", "%lld", c->train_size);
     push_kv(&a, &n, "--test-size", "%lld", c->test_size);
     push_kv(&a, &n, "--backend", "%s", c->backend);
+    push_kv(&a, &n, "--checkpoint-every", "%lld", c->checkpoint_every);
     if (c->save_init) push(&a, &n, "--save-init");
     *argc_out = n;
     return a;

@@ -17,7 +17,7 @@ typedef struct ib_train_config {
     const char *dataset, *data_dir, *net, *init, *init_mode, *init_dist, *optimizer, *backend, *out, *progress;
     double stddev, init_scale, bias_init, lr, beta1, beta2, eps, momentum, rho;
     int nesterov, batch, eval_batch, threads, save_init;
-    long long steps, eval_every, train_offset, train_size, test_size;
+    long long steps, eval_every, train_offset, train_size, test_size, checkpoint_every;
     uint64_t seed;
     /* resolved */
     ib_net_spec spec;

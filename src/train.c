@@ -2,6 +2,7 @@
 
 #include <cjson/cJSON.h>
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -217,25 +218,254 @@ static void progress_tick(progress *p, const ib_train_config *c, long long step,
     fflush(stderr);
 }
 
+/* ---- checkpoints: parameters, optimiser state, the curve so far and the running training-loss
+ * sums, at a step boundary. Batches and dropout masks are functions of (seed, step), so nothing
+ * else is needed for a resumed run to end bitwise identical to an uninterrupted one. ---- */
+
+typedef struct loop_state {
+    long long step; /* next step to run */
+    curve_row *rows;
+    int n_rows;
+    double loss_acc;
+    int correct_acc, batches_acc;
+} loop_state;
+
+static void hexd(cJSON *arr, double v) {
+    char buf[64];
+    snprintf(buf, sizeof buf, "%a", v); /* exact round trip */
+    cJSON_AddItemToArray(arr, cJSON_CreateString(buf));
+}
+
+static int save_checkpoint(const char *out, const ib_trainer *t, const char *config_text, const loop_state *ls,
+                           ib_err *err) {
+    const ib_net *net = &t->net;
+    size_t total = net->param_count;
+    float *host = ib_xmalloc(3 * total * sizeof(float));
+    ib_net_params_to_host(net, host);
+    t->be->download(t->be, host + total, net->opt_m, total * sizeof(float));
+    t->be->download(t->be, host + 2 * total, net->opt_v, total * sizeof(float));
+    ib_st_tensor *ts = ib_xcalloc((size_t)net->n_params * 3, sizeof *ts);
+    const char *suffix[3] = {"", ".opt_m", ".opt_v"};
+    for (int k = 0; k < 3; k++)
+        for (int p = 0; p < net->n_params; p++) {
+            const ib_param *P = &net->params[p];
+            ib_st_tensor *x = &ts[k * net->n_params + p];
+            snprintf(x->name, sizeof x->name, "%s%s", P->name, suffix[k]);
+            x->ndim = P->ndim;
+            memcpy(x->shape, P->shape, sizeof(int64_t) * P->ndim);
+            x->data = host + k * total + P->offset;
+        }
+    cJSON *st = cJSON_CreateObject();
+    cJSON_AddNumberToObject(st, "step", (double)ls->step);
+    cJSON *acc = cJSON_AddArrayToObject(st, "train_accumulators");
+    hexd(acc, ls->loss_acc);
+    hexd(acc, ls->correct_acc);
+    hexd(acc, ls->batches_acc);
+    cJSON *rows = cJSON_AddArrayToObject(st, "curve");
+    for (int i = 0; i < ls->n_rows; i++) {
+        cJSON *r = cJSON_CreateArray();
+        const curve_row *c = &ls->rows[i];
+        double v[6] = {(double)c->step, c->test_accuracy, c->test_loss, c->train_loss, c->train_accuracy, c->elapsed_s};
+        for (int k = 0; k < 6; k++) hexd(r, v[k]);
+        cJSON_AddItemToArray(rows, r);
+    }
+    char *state_text = cJSON_PrintUnformatted(st);
+    cJSON_Delete(st);
+    char step_s[32], path[4200];
+    snprintf(step_s, sizeof step_s, "%lld", ls->step);
+    const char *keys[] = {"format", "step", "config", "state"};
+    const char *vals[] = {"initbench-checkpoint-1", step_s, config_text, state_text};
+    snprintf(path, sizeof path, "%s/checkpoint.safetensors", out);
+    int rc = ib_safetensors_write(path, ts, net->n_params * 3, keys, vals, 4, err);
+    free(state_text);
+    free(ts);
+    free(host);
+    return rc;
+}
+
+static const char *meta_get(const ib_st_meta *m, int n, const char *key) {
+    for (int i = 0; i < n; i++)
+        if (!strcmp(m[i].key, key)) return m[i].value;
+    return NULL;
+}
+
+static double unhex(const cJSON *arr, int i) {
+    const cJSON *x = cJSON_GetArrayItem(arr, i);
+    return cJSON_IsString(x) ? strtod(x->valuestring, NULL) : NAN;
+}
+
+/* Returns 0 with ls->step == 0 when there is no checkpoint; a checkpoint of another config is
+ * an error (the directory holds a different run). */
+static int load_checkpoint(const char *out, ib_trainer *t, const char *config_text, loop_state *ls, int max_rows,
+                           ib_err *err) {
+    char path[4200];
+    snprintf(path, sizeof path, "%s/checkpoint.safetensors", out);
+    if (!ib_path_exists(path)) return 0;
+    ib_st_tensor *ts = NULL;
+    ib_st_meta *meta = NULL;
+    int n = 0, n_meta = 0, rc = 0;
+    if (ib_safetensors_read_with_meta(path, &ts, &n, &meta, &n_meta, err)) return err->code;
+    const char *fmt = meta_get(meta, n_meta, "format"), *cfg = meta_get(meta, n_meta, "config");
+    const char *state = meta_get(meta, n_meta, "state");
+    ib_net *net = &t->net;
+    cJSON *st = state ? cJSON_Parse(state) : NULL;
+    if (!fmt || strcmp(fmt, "initbench-checkpoint-1") || !cfg || !st || n != 3 * net->n_params) {
+        rc = ib_fail(err, IB_EXIT_USAGE, "%s: not an initbench checkpoint of this network", path);
+        goto done;
+    }
+    if (strcmp(cfg, config_text) != 0) {
+        rc = ib_fail(err, IB_EXIT_USAGE,
+                     "%s holds a checkpoint of a different configuration; use another --out (or delete it)", out);
+        goto done;
+    }
+    size_t total = net->param_count;
+    float *host = ib_xcalloc(3 * total, sizeof(float));
+    for (int i = 0; i < n && !rc; i++) {
+        const ib_param *P = &net->params[i % net->n_params];
+        static const char *suffix[3] = {"", ".opt_m", ".opt_v"};
+        char want[160];
+        snprintf(want, sizeof want, "%s%s", P->name, suffix[i / net->n_params]);
+        if (strcmp(ts[i].name, want) != 0) {
+            rc = ib_fail(err, IB_EXIT_USAGE, "%s: tensor %s out of place", path, ts[i].name);
+            break;
+        }
+        size_t cnt = 1;
+        for (int d = 0; d < ts[i].ndim; d++) cnt *= (size_t)ts[i].shape[d];
+        if (cnt != P->count) {
+            rc = ib_fail(err, IB_EXIT_USAGE, "%s: tensor %s has the wrong size", path, ts[i].name);
+            break;
+        }
+        memcpy(host + (size_t)(i / net->n_params) * total + P->offset, ts[i].data, cnt * sizeof(float));
+    }
+    const cJSON *rows = cJSON_GetObjectItemCaseSensitive(st, "curve");
+    const cJSON *acc = cJSON_GetObjectItemCaseSensitive(st, "train_accumulators");
+    const cJSON *step = cJSON_GetObjectItemCaseSensitive(st, "step");
+    if (!rc && (!cJSON_IsArray(rows) || !cJSON_IsArray(acc) || !cJSON_IsNumber(step) ||
+                cJSON_GetArraySize(rows) > max_rows || step->valuedouble < 0 ||
+                step->valuedouble > (double)t->cfg->steps))
+        rc = ib_fail(err, IB_EXIT_USAGE, "%s: malformed checkpoint state", path);
+    if (!rc) {
+        ib_net_params_from_host(net, host);
+        t->be->upload(t->be, net->opt_m, host + total, total * sizeof(float));
+        t->be->upload(t->be, net->opt_v, host + 2 * total, total * sizeof(float));
+        ls->step = (long long)step->valuedouble;
+        ls->loss_acc = unhex(acc, 0);
+        ls->correct_acc = (int)unhex(acc, 1);
+        ls->batches_acc = (int)unhex(acc, 2);
+        ls->n_rows = cJSON_GetArraySize(rows);
+        for (int i = 0; i < ls->n_rows; i++) {
+            const cJSON *r = cJSON_GetArrayItem(rows, i);
+            curve_row *c = &ls->rows[i];
+            c->step = (long long)unhex(r, 0);
+            c->test_accuracy = unhex(r, 1), c->test_loss = unhex(r, 2), c->train_loss = unhex(r, 3);
+            c->train_accuracy = unhex(r, 4), c->elapsed_s = unhex(r, 5);
+        }
+    }
+    free(host);
+done:
+    cJSON_Delete(st);
+    ib_safetensors_free(ts, n);
+    ib_safetensors_meta_free(meta, n_meta);
+    return rc;
+}
+
+/* SIGTERM (Slurm preemption, time limit), SIGINT and SIGUSR1 stop the run at the next step
+ * boundary with a checkpoint, so that rerunning the same command resumes it. */
+static volatile sig_atomic_t stop_signal = 0;
+static void on_stop_signal(int sig) { stop_signal = sig; }
+
+static void install_stop_handlers(struct sigaction *old) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_stop_signal;
+    sigemptyset(&sa.sa_mask);
+    int sigs[3] = {SIGTERM, SIGINT, SIGUSR1};
+    for (int i = 0; i < 3; i++) sigaction(sigs[i], &sa, &old[i]);
+}
+
+static void restore_handlers(const struct sigaction *old) {
+    int sigs[3] = {SIGTERM, SIGINT, SIGUSR1};
+    for (int i = 0; i < 3; i++) sigaction(sigs[i], &old[i], NULL);
+}
+
+/* What DIR/run.json says about this config: 0 no run there, 1 complete (or diverged) for this very
+ * config, 2 unfinished for this config, -1 a run of another config (refused: never overwrite it). */
+static int existing_run(const char *out, const char *config_text, ib_train_result *res) {
+    char path[4200];
+    snprintf(path, sizeof path, "%s/run.json", out);
+    uint8_t *data;
+    size_t n;
+    ib_err e;
+    if (ib_read_file(path, &data, &n, &e)) return 0;
+    cJSON *j = cJSON_ParseWithLength((const char *)data, n);
+    free(data);
+    if (!j) return 2; /* unreadable: treat as unfinished, it is rewritten */
+    int state = 2;
+    const cJSON *st = cJSON_GetObjectItemCaseSensitive(j, "status");
+    char *cfg = cJSON_PrintUnformatted(cJSON_GetObjectItemCaseSensitive(j, "config"));
+    if (!cfg || strcmp(cfg, config_text) != 0) {
+        state = -1;
+    } else if (cJSON_IsString(st) && (!strcmp(st->valuestring, "complete") || !strcmp(st->valuestring, "diverged"))) {
+        state = 1;
+        snprintf(res->status, sizeof res->status, "%s", st->valuestring);
+        const cJSON *fin = cJSON_GetObjectItemCaseSensitive(j, "final");
+        const cJSON *a = cJSON_GetObjectItemCaseSensitive(fin, "test_accuracy");
+        const cJSON *s = cJSON_GetObjectItemCaseSensitive(fin, "step");
+        res->final_accuracy = cJSON_IsNumber(a) ? a->valuedouble : NAN;
+        res->steps_done = cJSON_IsNumber(s) ? (long long)s->valuedouble : 0;
+    }
+    free(cfg);
+    cJSON_Delete(j);
+    return state;
+}
+
 int ib_train_run(const ib_train_config *cfg, const ib_dataset *ds, const char *out, ib_train_result *res,
                  ib_err *err) {
     memset(res, 0, sizeof *res);
+    cJSON *config_json = ib_train_config_to_json(cfg);
+    char *config_text = cJSON_PrintUnformatted(config_json);
+    cJSON_Delete(config_json);
+    int existing = existing_run(out, config_text, res);
+    if (existing == 1) {
+        res->already_complete = 1;
+        free(config_text);
+        return 0;
+    }
+    if (existing < 0) {
+        free(config_text);
+        return ib_fail(err, IB_EXIT_USAGE,
+                       "%s holds a run of a different configuration; use another --out (or delete it)", out);
+    }
     ib_trainer t;
-    if (ib_trainer_init(&t, cfg, ds, err)) return err->code;
-    if (ib_mkdir_p(out, err)) {
-        ib_trainer_free(&t);
+    if (ib_trainer_init(&t, cfg, ds, err)) {
+        free(config_text);
         return err->code;
     }
+    const long long steps = cfg->steps;
+    const int max_rows = (int)(steps / cfg->eval_every) + 2;
+    loop_state ls = {0};
+    ls.rows = ib_xcalloc((size_t)max_rows, sizeof *ls.rows);
+    int rc = ib_mkdir_p(out, err);
+    if (!rc) rc = load_checkpoint(out, &t, config_text, &ls, max_rows, err);
+    if (rc) {
+        free(ls.rows);
+        free(config_text);
+        ib_trainer_free(&t);
+        return rc;
+    }
+    const long long first_step = ls.step;
     progress prog = {0, 0};
     if (!strcmp(cfg->progress, "tty") || (!strcmp(cfg->progress, "auto") && isatty(2))) prog.mode = 2;
     else if (strcmp(cfg->progress, "none") != 0) prog.mode = 1;
+    if (first_step > 0) fprintf(stderr, "resuming %s from its checkpoint at step %lld\n", out, first_step);
 
     char started[32];
     ib_iso_time(started, sizeof started);
     cJSON *run = cJSON_CreateObject();
     cJSON_AddStringToObject(run, "status", "running");
     cJSON_AddStringToObject(run, "started_at", started);
-    cJSON_AddItemToObject(run, "config", ib_train_config_to_json(cfg));
+    if (first_step > 0) cJSON_AddNumberToObject(run, "resumed_from_step", (double)first_step);
+    cJSON_AddItemToObject(run, "config", cJSON_Parse(config_text));
     ib_runinfo_add(run, t.be);
     cJSON *params = cJSON_AddArrayToObject(run, "parameters");
     for (int p = 0; p < t.net.n_params; p++) {
@@ -247,92 +477,115 @@ int ib_train_run(const ib_train_config *cfg, const ib_dataset *ds, const char *o
         cJSON_AddItemToArray(params, pj);
     }
     cJSON_AddNumberToObject(run, "forward_flop_per_image", t.net.flops_forward_per_sample);
-    int rc = write_json(out, "run.json", run, err);
+    rc = write_json(out, "run.json", run, err);
     char path[4200];
-    if (!rc && cfg->save_init) {
+    if (!rc && cfg->save_init && first_step == 0) {
         snprintf(path, sizeof path, "%s/params_init.safetensors", out);
         rc = ib_save_params(&t.net, path, cfg, 0, err);
     }
 
-    const long long steps = cfg->steps;
-    const int max_rows = (int)(steps / cfg->eval_every) + 2;
-    curve_row *rows = ib_xcalloc((size_t)max_rows, sizeof *rows);
+    struct sigaction old_handlers[3];
+    stop_signal = 0;
+    install_stop_handlers(old_handlers);
     double *step_ms = ib_xcalloc((size_t)(steps > 0 ? steps : 1), sizeof(double));
-    int n_rows = 0;
     double t0 = ib_now(), cpu0 = ib_cpu_time(), eval_total = 0, train_total = 0;
-    double loss_acc = 0;
-    int correct_acc = 0, batches_acc = 0;
-    long long diverged_at = -1, step = 0;
+    /* elapsed_s continues from the checkpoint's last row */
+    double elapsed_base = ls.n_rows ? ls.rows[ls.n_rows - 1].elapsed_s : 0;
+    long long diverged_at = -1, step = first_step;
     const char *status = "complete";
 
-    for (step = 0; !rc; step++) {
+    for (; !rc; step++) {
         if (step % cfg->eval_every == 0 || step == steps) {
             if (step == 0) { /* the first batch's loss under the initial parameters */
                 ib_trainer_load_batch(&t, 0);
                 ib_net_forward(&t.net, cfg->batch, 1, cfg->seed, 0);
-                double ls;
-                ib_net_loss(&t.net, cfg->batch, 0, &ls, &correct_acc);
-                loss_acc = ls / cfg->batch;
-                batches_acc = 1;
+                double l0;
+                ls.correct_acc = 0;
+                ib_net_loss(&t.net, cfg->batch, 0, &l0, &ls.correct_acc);
+                ls.loss_acc = l0 / cfg->batch;
+                ls.batches_acc = 1;
             }
-            double te = ib_now();
-            curve_row *r = &rows[n_rows++];
-            r->step = step;
-            ib_trainer_evaluate(&t, &r->test_accuracy, &r->test_loss);
-            eval_total += ib_now() - te;
-            r->train_loss = loss_acc / batches_acc;
-            r->train_accuracy = (double)correct_acc / ((double)batches_acc * cfg->batch);
-            r->elapsed_s = ib_now() - t0;
-            loss_acc = 0, correct_acc = 0, batches_acc = 0;
-            if ((rc = write_curve(out, rows, n_rows, err))) break;
-            progress_eval(&prog, cfg, r, train_total > 0 ? step / train_total : 0);
+            if (!(ls.n_rows && ls.rows[ls.n_rows - 1].step == step)) { /* not already in a resumed curve */
+                double te = ib_now();
+                curve_row *r = &ls.rows[ls.n_rows++];
+                r->step = step;
+                ib_trainer_evaluate(&t, &r->test_accuracy, &r->test_loss);
+                eval_total += ib_now() - te;
+                r->train_loss = ls.loss_acc / ls.batches_acc;
+                r->train_accuracy = (double)ls.correct_acc / ((double)ls.batches_acc * cfg->batch);
+                r->elapsed_s = elapsed_base + ib_now() - t0;
+                ls.loss_acc = 0, ls.correct_acc = 0, ls.batches_acc = 0;
+                if ((rc = write_curve(out, ls.rows, ls.n_rows, err))) break;
+                progress_eval(&prog, cfg, r, train_total > 0 ? (step - first_step) / train_total : 0);
+            }
         }
         if (step == steps) break;
+        if (stop_signal || (cfg->checkpoint_every > 0 && step > first_step && step % cfg->checkpoint_every == 0)) {
+            ls.step = step;
+            if ((rc = save_checkpoint(out, &t, config_text, &ls, err))) break;
+            if (stop_signal) {
+                status = "interrupted";
+                break;
+            }
+        }
         double ts = ib_now();
-        double loss = ib_trainer_step(&t, step, &correct_acc);
+        double loss = ib_trainer_step(&t, step, &ls.correct_acc);
         double dt = ib_now() - ts;
-        step_ms[step] = 1e3 * dt;
+        step_ms[step - first_step] = 1e3 * dt;
         train_total += dt;
         if (!isfinite(loss)) {
             diverged_at = step;
             status = "diverged";
             /* record what was seen, then stop: further steps only propagate NaN */
-            curve_row *r = &rows[n_rows++];
+            curve_row *r = &ls.rows[ls.n_rows++];
             r->step = step + 1;
             r->test_accuracy = NAN;
             r->test_loss = NAN;
             r->train_loss = loss;
             r->train_accuracy = NAN;
-            r->elapsed_s = ib_now() - t0;
-            rc = write_curve(out, rows, n_rows, err);
+            r->elapsed_s = elapsed_base + ib_now() - t0;
+            rc = write_curve(out, ls.rows, ls.n_rows, err);
             step++;
             break;
         }
-        loss_acc += loss;
-        batches_acc++;
-        progress_tick(&prog, cfg, step + 1, (step + 1) / train_total, n_rows ? rows[n_rows - 1].test_accuracy : 0);
+        ls.loss_acc += loss;
+        ls.batches_acc++;
+        progress_tick(&prog, cfg, step + 1, (step + 1 - first_step) / train_total,
+                      ls.n_rows ? ls.rows[ls.n_rows - 1].test_accuracy : 0);
     }
+    restore_handlers(old_handlers);
+    if (prog.mode == 2) fputs("\r\033[K", stderr);
+    const int interrupted = !strcmp(status, "interrupted");
     long long steps_done = diverged_at >= 0 ? diverged_at + 1 : (step < steps ? step : steps);
-    if (!rc) {
+    if (!rc && !interrupted) {
         snprintf(path, sizeof path, "%s/params.safetensors", out);
         rc = ib_save_params(&t.net, path, cfg, steps_done, err);
+        snprintf(path, sizeof path, "%s/checkpoint.safetensors", out);
+        if (!rc) unlink(path); /* the final parameters supersede it */
     }
     double wall = ib_now() - t0;
-    if (steps_done > 0) {
-        qsort(step_ms, (size_t)steps_done, sizeof(double), cmp_double);
-        res->step_ms_median = step_ms[steps_done / 2];
-        res->step_ms_p90 = step_ms[(size_t)(0.9 * (double)(steps_done - 1))];
+    long long timed = steps_done - first_step;
+    if (timed > 0) {
+        qsort(step_ms, (size_t)timed, sizeof(double), cmp_double);
+        res->step_ms_median = step_ms[timed / 2];
+        res->step_ms_p90 = step_ms[(size_t)(0.9 * (double)(timed - 1))];
     }
     snprintf(res->status, sizeof res->status, "%s", rc ? "failed" : status);
     res->diverged_step = diverged_at;
-    res->final_accuracy = n_rows ? rows[n_rows - 1].test_accuracy : NAN;
-    res->final_loss = n_rows ? rows[n_rows - 1].test_loss : NAN;
+    res->final_accuracy = ls.n_rows ? ls.rows[ls.n_rows - 1].test_accuracy : NAN;
+    res->final_loss = ls.n_rows ? ls.rows[ls.n_rows - 1].test_loss : NAN;
     res->wall_s = wall;
-    res->eval_s_mean = n_rows ? eval_total / n_rows : 0;
+    res->eval_s_mean = ls.n_rows ? eval_total / ls.n_rows : 0;
     res->steps_done = steps_done;
+    res->interrupted_by = interrupted ? (int)stop_signal : 0;
 
     cJSON_ReplaceItemInObject(run, "status", cJSON_CreateString(res->status));
     if (rc) cJSON_AddStringToObject(run, "reason", err->msg);
+    if (interrupted) {
+        char why[64];
+        snprintf(why, sizeof why, "signal %d (%s); resume by rerunning", (int)stop_signal, strsignal((int)stop_signal));
+        cJSON_AddStringToObject(run, "reason", why);
+    }
     if (diverged_at >= 0) {
         cJSON_AddNumberToObject(run, "diverged_step", (double)diverged_at);
         cJSON_AddStringToObject(run, "reason", "non-finite training loss");
@@ -345,13 +598,13 @@ int ib_train_run(const ib_train_config *cfg, const ib_dataset *ds, const char *o
     cJSON_AddNumberToObject(timing, "cpu_s", ib_cpu_time() - cpu0);
     cJSON_AddNumberToObject(timing, "train_s", train_total);
     cJSON_AddNumberToObject(timing, "eval_s", eval_total);
-    cJSON_AddNumberToObject(timing, "evaluations", n_rows);
+    cJSON_AddNumberToObject(timing, "evaluations", ls.n_rows);
     cJSON_AddNumberToObject(timing, "step_ms_median", res->step_ms_median);
     cJSON_AddNumberToObject(timing, "step_ms_p90", res->step_ms_p90);
-    cJSON_AddNumberToObject(timing, "steps_per_s", train_total > 0 ? steps_done / train_total : 0);
+    cJSON_AddNumberToObject(timing, "steps_per_s", train_total > 0 ? timed / train_total : 0);
     cJSON *fin = cJSON_AddObjectToObject(run, "final");
     cJSON_AddNumberToObject(fin, "step", (double)steps_done);
-    if (isfinite(res->final_accuracy)) {
+    if (isfinite(res->final_accuracy) && !interrupted) {
         cJSON_AddNumberToObject(fin, "test_accuracy", res->final_accuracy);
         cJSON_AddNumberToObject(fin, "test_loss", res->final_loss);
     }
@@ -359,8 +612,9 @@ int ib_train_run(const ib_train_config *cfg, const ib_dataset *ds, const char *o
     int rc2 = write_json(out, "run.json", run, rc ? &err2 : err);
     if (!rc) rc = rc2;
     cJSON_Delete(run);
-    free(rows);
+    free(ls.rows);
     free(step_ms);
+    free(config_text);
     ib_trainer_free(&t);
     return rc;
 }
@@ -394,6 +648,16 @@ int ib_cmd_train(int argc, char **argv) {
     int rc = ib_train_run(&cfg, &ds, cfg.out, &res, &err);
     ib_dataset_free(&ds);
     if (rc) ib_exit_err(&err);
+    if (res.already_complete) {
+        fprintf(stderr, "%s: already %s with this configuration (test accuracy %.4f); nothing to do\n", cfg.out,
+                res.status, res.final_accuracy);
+        return 0;
+    }
+    if (res.interrupted_by) {
+        fprintf(stderr, "initbench: interrupted by %s at step %lld; checkpoint saved, rerun the same command to "
+                "resume\n", strsignal(res.interrupted_by), res.steps_done);
+        return IB_EXIT_INTERRUPTED;
+    }
     if (!strcmp(res.status, "diverged"))
         fprintf(stderr, "initbench: run diverged at step %lld (non-finite loss); recorded in %s/run.json\n",
                 res.diverged_step, cfg.out);

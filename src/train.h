@@ -2,7 +2,9 @@
  *   curve.csv            one row per evaluation (rewritten atomically after each)
  *   run.json             config, environment, timings, status (running/complete/diverged/failed)
  *   params.safetensors   final parameters, PyTorch names and layouts
- *   params_init.safetensors (with --save-init) */
+ *   params_init.safetensors (with --save-init)
+ *   checkpoint.safetensors  every --checkpoint-every steps and on SIGTERM/SIGINT/SIGUSR1; a rerun
+ *                           of the same command resumes from it, ending bitwise identical */
 #ifndef IB_TRAIN_H
 #define IB_TRAIN_H
 
@@ -16,7 +18,13 @@ typedef struct ib_train_result {
     double final_accuracy, final_loss;
     double wall_s, step_ms_median, step_ms_p90, eval_s_mean;
     long long steps_done;
+    int already_complete; /* run.json already said complete for this config: nothing was run */
+    int interrupted_by;   /* the signal that stopped the run after a checkpoint, or 0 */
 } ib_train_result;
+
+/* Exit status of a run stopped by a signal after saving its checkpoint (EX_TEMPFAIL):
+ * rerunning the same command resumes it. */
+#define IB_EXIT_INTERRUPTED 75
 
 /* Everything a run needs that outlives one step; shared with tests and benchmarks. */
 typedef struct ib_trainer {

@@ -124,5 +124,43 @@ diverged)
   grep -q '"status":[[:space:]]*"diverged"' "$tmp/div/run.json" && ok "status diverged" || fail "status: $(grep status "$tmp/div/run.json")"
   grep -q '"diverged_step"' "$tmp/div/run.json" && ok "diverged step recorded" || fail "no diverged_step"
   finish ;;
+resume)
+  need_data
+  args="--stddev 0.05 --steps 60 --eval-every 20 --checkpoint-every 10 $small --seed 3 --progress none"
+  "$ib" train $args --out "$tmp/whole" || fail "uninterrupted run"
+  # SIGTERM: checkpoint at the next step boundary, exit 75, rerun resumes
+  "$ib" train $args --out "$tmp/term" & pid=$!
+  for _ in $(seq 100); do [ -f "$tmp/term/curve.csv" ] && break; sleep 0.1; done  # training has begun
+  sleep 0.5; kill -TERM $pid; wait $pid; rc=$?
+  if [ $rc -eq 75 ]; then
+    ok "SIGTERM: exit 75 with a checkpoint"
+    grep -q '"status":[[:space:]]*"interrupted"' "$tmp/term/run.json" && ok "status interrupted" || fail "status after SIGTERM"
+    [ -f "$tmp/term/checkpoint.safetensors" ] && ok "checkpoint present" || fail "no checkpoint"
+  else
+    fail "SIGTERM run exited $rc (finished before the signal?)"
+  fi
+  "$ib" train $args --out "$tmp/term" 2>"$tmp/err" || fail "resume after SIGTERM"
+  grep -q 'resuming' "$tmp/err" || [ $rc -ne 75 ] && ok "rerun resumed" || fail "rerun did not resume: $(cat "$tmp/err")"
+  # SIGKILL at several points: a rerun finishes from the last checkpoint
+  for delay in 0.7 1.9 3.1; do
+    d="$tmp/kill$delay"
+    "$ib" train $args --out "$d" & pid=$!
+    sleep $delay; kill -KILL $pid 2>/dev/null; wait $pid 2>/dev/null
+    "$ib" train $args --out "$d" 2>/dev/null || fail "resume after SIGKILL at $delay s"
+  done
+  for d in "$tmp/term" "$tmp"/kill*; do
+    cmp -s "$tmp/whole/params.safetensors" "$d/params.safetensors" \
+      && ok "$(basename "$d"): final parameters bitwise identical" || fail "$(basename "$d"): parameters differ"
+    [ "$(curve_values "$tmp/whole/curve.csv")" = "$(curve_values "$d/curve.csv")" ] \
+      && ok "$(basename "$d"): identical curve" || fail "$(basename "$d"): curve differs"
+    [ ! -e "$d/checkpoint.safetensors" ] && ok "$(basename "$d"): checkpoint removed when complete" || fail "checkpoint left"
+    ls "$d" | grep -q '\.tmp\.' && fail "$(basename "$d"): temporary file left" || true
+  done
+  "$ib" train $args --out "$tmp/whole" 2>"$tmp/err"; rc=$?
+  [ $rc -eq 0 ] && grep -q 'already complete' "$tmp/err" && ok "rerun of a complete run does nothing" || fail "rerun complete: $rc"
+  "$ib" train ${args/--seed 3/--seed 4} --out "$tmp/term" >/dev/null 2>"$tmp/err"; rc=$?
+  [ $rc -eq 2 ] && grep -q 'different configuration' "$tmp/err" && ok "another config in the same directory refused" \
+    || fail "another config in the same directory: rc $rc $(cat "$tmp/err")"
+  finish ;;
 *) echo "unknown case $case"; exit 2 ;;
 esac
