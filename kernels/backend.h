@@ -41,6 +41,23 @@ typedef struct ib_optim_hparams {
     int nesterov;
 } ib_optim_hparams;
 
+/* Summary statistics of one tensor, reduced where the tensor lives (instrumentation). Sums run
+ * over fixed chunks combined in a fixed order: the same bits for any thread count. */
+#define IB_HIST_BINS 48        /* log10|x| in [IB_HIST_LO, IB_HIST_LO + bins): one bin per decade */
+#define IB_HIST_LO (-40)
+typedef struct ib_stats_request {
+    int saturation;       /* 0: none; 1: tanh (|x| > 0.99); 2: sigmoid (x < 0.01 or x > 0.99) */
+    double below;         /* count |x| < below (e.g. Adam's sqrt(v) < eps: pass v and eps^2); 0: off */
+    int histogram;        /* fill hist[] */
+} ib_stats_request;
+
+typedef struct ib_tensor_stats {
+    double n, sum, sum_sq, min, max;
+    double zeros, saturated, below, nonfinite;
+    double sqrt_sum; /* sum of sqrt(|x|): with below, RMS-like summaries of sqrt(v) */
+    double hist[IB_HIST_BINS + 2]; /* [0] exact zeros, [1] below the lowest bin, bins..., clamped top */
+} ib_tensor_stats;
+
 typedef struct ib_backend ib_backend;
 struct ib_backend {
     const char *name;
@@ -101,6 +118,11 @@ struct ib_backend {
      * state (unused ones may be NULL). If update is not NULL it receives the applied change. */
     void (*optim_update)(ib_backend *be, const ib_optim_hparams *hp, long t, size_t n, float *param,
                          const float *grad, float *m, float *v, float *update);
+
+    /* Statistics of x[0..n) into *out (host). Non-finite values are counted, not summed. */
+    void (*tensor_stats)(ib_backend *be, const float *x, size_t n, const ib_stats_request *req,
+                         ib_tensor_stats *out);
+    /* Later ops are appended below this line. */
 };
 
 /* Backends by name: "cpu" (the fast path) and "ref" (plain loops that read like the maths).
