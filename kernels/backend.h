@@ -54,7 +54,6 @@ typedef struct ib_stats_request {
 typedef struct ib_tensor_stats {
     double n, sum, sum_sq, min, max;
     double zeros, saturated, below, nonfinite;
-    double sqrt_sum; /* sum of sqrt(|x|): with below, RMS-like summaries of sqrt(v) */
     double hist[IB_HIST_BINS + 2]; /* [0] exact zeros, [1] below the lowest bin, bins..., clamped top */
 } ib_tensor_stats;
 

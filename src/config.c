@@ -36,6 +36,8 @@ void ib_train_config_defaults(ib_train_config *c) {
     c->test_size = 10000;
     c->seed = 1;
     c->checkpoint_every = 1000;
+    c->stats_every = 100;
+    c->papi_events = "default";
 }
 
 #define F_INT(n, t, lo, hi, mv, h) {n, IB_FLAG_INT, t, lo, hi, 0, NULL, mv, h, 0}
@@ -82,6 +84,10 @@ int ib_train_flags(ib_train_config *c, ib_flag *flags) {
         F_INT("threads", &c->threads, 0, 4096, "T", "threads (default 0: $SLURM_CPUS_PER_TASK or all cores)"),
         F_LONG("checkpoint-every", &c->checkpoint_every, 0, 1e9, "K",
                "write a resumable checkpoint every K steps (default 1000; 0 = only when signalled)"),
+        F_LONG("stats-every", &c->stats_every, 0, 1e9, "K",
+               "per-layer statistics at step 0 and every K steps into stats.csv/hist.csv (default 100; 0 = off)"),
+        F_STR("papi-events", &c->papi_events, "LIST",
+              "PAPI events per phase: default (hardware presets, else software events), none, or a list"),
         F_BOOL("save-init", &c->save_init, "also write the initial parameters (params_init.safetensors)"),
         F_CHOICE("progress", &c->progress, "auto|tty|log|none", "progress display (default auto)"),
     };
@@ -255,6 +261,8 @@ char **ib_train_config_to_argv(const ib_train_config *c, int *argc_out) {
     push_kv(&a, &n, "--test-size", "%lld", c->test_size);
     push_kv(&a, &n, "--backend", "%s", c->backend);
     push_kv(&a, &n, "--checkpoint-every", "%lld", c->checkpoint_every);
+    push_kv(&a, &n, "--stats-every", "%lld", c->stats_every);
+    push_kv(&a, &n, "--papi-events", "%s", c->papi_events);
     if (c->save_init) push(&a, &n, "--save-init");
     *argc_out = n;
     return a;

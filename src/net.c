@@ -5,6 +5,8 @@
 #include <string.h>
 
 #include "rng.h"
+#include "stats.h"
+#include "trace.h"
 
 static int add_param(ib_net *net, int layer, const char *lname, int is_bias, int ndim, const int64_t *shape) {
     ib_param *p = &net->params[net->n_params];
@@ -76,6 +78,8 @@ int ib_net_build(ib_net *net, const ib_net_spec *spec, int in_c, int in_h, int i
             break;
         }
         L->out_c = c, L->out_h = h, L->out_w = w;
+        snprintf(L->fwd_range, sizeof L->fwd_range, "fwd/%s", L->name);
+        snprintf(L->bwd_range, sizeof L->bwd_range, "bwd/%s", L->name);
         L->in_size = (size_t)L->in_c * L->in_h * L->in_w;
         L->out_size = (size_t)c * h * w;
         if (L->out_size > max_floats_per_sample)
@@ -159,11 +163,29 @@ static const float *layer_input(const ib_net *net, int i) { return i ? net->laye
 static float *pparam(const ib_net *net, int idx) { return net->param + net->params[idx].offset; }
 static float *pgrad(const ib_net *net, int idx) { return net->grad + net->params[idx].offset; }
 
+static int saturation_kind(ib_act act) { return act == IB_ACT_TANH ? 1 : act == IB_ACT_SIGMOID ? 2 : 0; }
+
+/* Statistics after layer i's forward: a weight layer's output is its preact (and its act when no
+ * activation follows); an activation's output is the act of the weight layer it follows. */
+static void observe_forward(ib_net *net, int i, int batch) {
+    const ib_layer *L = &net->layers[i];
+    const size_t n = L->out_size * batch;
+    const int next_is_act = i + 1 < net->n_layers && net->layers[i + 1].spec.kind == IB_L_ACT;
+    if (L->weight >= 0) {
+        ib_stats_record(net->stats, L->name, "preact", L->out, n, 0, 0);
+        if (!next_is_act) ib_stats_record(net->stats, L->name, "act", L->out, n, 0, 1);
+    } else if (L->spec.kind == IB_L_ACT && L->owner >= 0 && net->layers[L->owner].weight >= 0 &&
+               net->layers[i - 1].weight >= 0) {
+        ib_stats_record(net->stats, net->layers[L->owner].name, "act", L->out, n, saturation_kind(L->spec.act), 1);
+    }
+}
+
 const float *ib_net_forward(ib_net *net, int batch, int training, uint64_t seed, long step) {
     ib_backend *be = net->be;
     for (int i = 0; i < net->n_layers; i++) {
         ib_layer *L = &net->layers[i];
         const float *x = layer_input(net, i);
+        ib_trace_push(L->fwd_range);
         switch (L->spec.kind) {
         case IB_L_CONV:
             be->conv_forward(be, L->plan, batch, x, pparam(net, L->weight), pparam(net, L->bias), L->out);
@@ -182,6 +204,8 @@ const float *ib_net_forward(ib_net *net, int batch, int training, uint64_t seed,
                 be->copy(be, L->out, x, L->out_size * batch * sizeof(float)); /* identity at test time */
             break;
         }
+        ib_trace_pop();
+        if (net->stats) observe_forward(net, i, batch);
     }
     return net->layers[net->n_layers - 1].out;
 }
@@ -203,6 +227,9 @@ void ib_net_backward(ib_net *net, int batch, uint64_t seed, long step) {
         for (int j = 0; j < i; j++)
             if (net->layers[j].weight >= 0) need_dx = 1;
         float *dx = need_dx ? (dy == net->grad_a ? net->grad_b : net->grad_a) : NULL;
+        if (net->stats && L->weight >= 0) /* the signal arriving at the layer: dL/d(preact) */
+            ib_stats_record(net->stats, L->name, "act_grad", dy, L->out_size * batch, 0, 0);
+        ib_trace_push(L->bwd_range);
         switch (L->spec.kind) {
         case IB_L_CONV:
             be->conv_backward(be, L->plan, batch, x, pparam(net, L->weight), dy, dx, pgrad(net, L->weight),
@@ -226,6 +253,12 @@ void ib_net_backward(ib_net *net, int batch, uint64_t seed, long step) {
             else
                 be->copy(be, dx, dy, L->out_size * batch * sizeof(float));
             break;
+        }
+        ib_trace_pop();
+        if (net->stats && L->weight >= 0) {
+            const ib_param *W = &net->params[L->weight], *B = &net->params[L->bias];
+            ib_stats_record(net->stats, L->name, "weight_grad", net->grad + W->offset, W->count, 0, 1);
+            ib_stats_record(net->stats, L->name, "bias_grad", net->grad + B->offset, B->count, 0, 0);
         }
         if (!dx) break;
         dy = dx;

@@ -33,7 +33,10 @@ typedef struct ib_layer {
     ib_pool_shape pool;
     int32_t *argmax;        /* pooling winners, backend memory */
     float *out;             /* output activations (activation layers work in place) */
+    char fwd_range[40], bwd_range[40]; /* NVTX range names: fwd/conv1, bwd/conv1 */
 } ib_layer;
+
+struct ib_stats_recorder;
 
 typedef struct ib_net {
     ib_backend *be;
@@ -50,6 +53,9 @@ typedef struct ib_net {
     float *dlogits;                      /* [max_batch, classes] */
     float *grad_a, *grad_b;              /* ping-pong buffers for dL/d(activation) */
     double flops_forward_per_sample;
+    /* When set (a statistics step), forward and backward record preact, act, act_grad,
+     * weight_grad and bias_grad of every weight layer into it. */
+    struct ib_stats_recorder *stats;
 } ib_net;
 
 int ib_net_build(ib_net *net, const ib_net_spec *spec, int in_c, int in_h, int in_w, int classes,

@@ -11,6 +11,7 @@
 #include "rng.h"
 #include "runinfo.h"
 #include "safetensors.h"
+#include "trace.h"
 
 int ib_trainer_init(ib_trainer *t, const ib_train_config *cfg, const ib_dataset *ds, ib_err *err) {
     memset(t, 0, sizeof *t);
@@ -41,6 +42,7 @@ int ib_trainer_init(ib_trainer *t, const ib_train_config *cfg, const ib_dataset 
 }
 
 void ib_trainer_free(ib_trainer *t) {
+    if (t->update) t->be->release(t->be, t->update);
     ib_net_free(&t->net);
     if (t->be) t->be->destroy(t->be);
     free(t->host_x);
@@ -88,23 +90,72 @@ void ib_trainer_load_batch(ib_trainer *t, long long step) {
     t->be->upload(t->be, t->net.labels, t->host_y, (size_t)c->batch * sizeof(int32_t));
 }
 
+static void phase_begin(ib_trainer *t, ib_phase p, const char *range) {
+    ib_trace_push(range);
+    if (t->counters) ib_counters_begin(t->counters, p);
+}
+static void phase_end(ib_trainer *t, ib_phase p) {
+    if (t->counters) ib_counters_end(t->counters, p);
+    ib_trace_pop();
+}
+
+static int is_adaptive(ib_optim_kind k) { return k == IB_OPT_ADAM_TF || k == IB_OPT_ADAM_PT || k == IB_OPT_RMSPROP; }
+
 double ib_trainer_step(ib_trainer *t, long long step, int *correct) {
     const ib_train_config *c = t->cfg;
     ib_net *net = &t->net;
+    const int record = t->stats && c->stats_every > 0 && step % c->stats_every == 0;
+    double weight_l2[2 * IB_MAX_LAYERS];
+    ib_trace_push("step");
     ib_trainer_load_batch(t, step);
+    if (record) { /* parameters as this step sees them, before its update */
+        phase_begin(t, IB_PHASE_STATS, "statistics");
+        t->stats->step = step;
+        for (int p = 0; p < net->n_params; p++) {
+            const ib_param *P = &net->params[p];
+            ib_tensor_stats s = ib_stats_record(t->stats, net->layers[P->layer].name, P->is_bias ? "bias" : "weight",
+                                                net->param + P->offset, P->count, 0, 0);
+            weight_l2[p] = sqrt(s.sum_sq);
+        }
+        phase_end(t, IB_PHASE_STATS);
+        net->stats = t->stats;
+    }
+    phase_begin(t, IB_PHASE_FORWARD, "forward");
     ib_net_forward(net, c->batch, 1, c->seed, (long)step);
     double loss_sum;
     int right;
     ib_net_loss(net, c->batch, 1, &loss_sum, &right);
+    phase_end(t, IB_PHASE_FORWARD);
+    phase_begin(t, IB_PHASE_BACKWARD, "backward");
     ib_net_backward(net, c->batch, c->seed, (long)step);
+    phase_end(t, IB_PHASE_BACKWARD);
+    phase_begin(t, IB_PHASE_UPDATE, "update");
     t->be->optim_update(t->be, &c->hp, (long)(step + 1), net->param_count, net->param, net->grad, net->opt_m,
-                        net->opt_v, NULL);
+                        net->opt_v, record ? t->update : NULL);
+    phase_end(t, IB_PHASE_UPDATE);
+    if (record) {
+        net->stats = NULL;
+        phase_begin(t, IB_PHASE_STATS, "statistics");
+        /* sqrt(v) < eps, as a threshold on v; PyTorch's form compares the bias-corrected v */
+        double v_below = c->hp.eps * c->hp.eps;
+        if (c->hp.kind == IB_OPT_ADAM_PT) v_below *= 1.0 - pow(c->hp.beta2, (double)(step + 1));
+        for (int p = 0; p < net->n_params; p++) {
+            const ib_param *P = &net->params[p];
+            ib_stats_record_update(t->stats, net->layers[P->layer].name, P->is_bias ? "bias_update" : "update",
+                                   t->update + P->offset, is_adaptive(c->hp.kind) ? net->opt_v + P->offset : NULL,
+                                   P->count, weight_l2[p], v_below);
+        }
+        if (ib_stats_flush(t->stats, &t->stats_err)) t->stats_failed = 1;
+        phase_end(t, IB_PHASE_STATS);
+    }
+    ib_trace_pop();
     if (correct) *correct += right;
     return loss_sum / c->batch;
 }
 
 void ib_trainer_evaluate(ib_trainer *t, double *accuracy, double *loss) {
     const ib_train_config *c = t->cfg;
+    phase_begin(t, IB_PHASE_EVAL, "evaluation");
     const size_t sz = (size_t)t->ds->test.rows * t->ds->test.cols;
     double total_loss = 0;
     long long right = 0;
@@ -122,6 +173,7 @@ void ib_trainer_evaluate(ib_trainer *t, double *accuracy, double *loss) {
     }
     *accuracy = (double)right / (double)c->test_size;
     *loss = total_loss / (double)c->test_size;
+    phase_end(t, IB_PHASE_EVAL);
 }
 
 int ib_save_params(const ib_net *net, const char *path, const ib_train_config *cfg, long long step, ib_err *err) {
@@ -454,6 +506,22 @@ int ib_train_run(const ib_train_config *cfg, const ib_dataset *ds, const char *o
         return rc;
     }
     const long long first_step = ls.step;
+    ib_stats_recorder stats;
+    int have_stats = 0;
+    if (cfg->stats_every > 0) {
+        if ((rc = ib_stats_open(&stats, out, t.be, first_step, err))) {
+            free(ls.rows);
+            free(config_text);
+            ib_trainer_free(&t);
+            return rc;
+        }
+        have_stats = 1;
+        t.stats = &stats;
+        t.update = t.be->alloc(t.be, t.net.param_count);
+    }
+    ib_counters counters;
+    ib_counters_init(&counters, cfg->papi_events);
+    t.counters = &counters;
     progress prog = {0, 0};
     if (!strcmp(cfg->progress, "tty") || (!strcmp(cfg->progress, "auto") && isatty(2))) prog.mode = 2;
     else if (strcmp(cfg->progress, "none") != 0) prog.mode = 1;
@@ -531,6 +599,11 @@ int ib_train_run(const ib_train_config *cfg, const ib_dataset *ds, const char *o
         double ts = ib_now();
         double loss = ib_trainer_step(&t, step, &ls.correct_acc);
         double dt = ib_now() - ts;
+        if (t.stats_failed) {
+            *err = t.stats_err;
+            rc = err->code;
+            break;
+        }
         step_ms[step - first_step] = 1e3 * dt;
         train_total += dt;
         if (!isfinite(loss)) {
@@ -602,6 +675,7 @@ int ib_train_run(const ib_train_config *cfg, const ib_dataset *ds, const char *o
     cJSON_AddNumberToObject(timing, "step_ms_median", res->step_ms_median);
     cJSON_AddNumberToObject(timing, "step_ms_p90", res->step_ms_p90);
     cJSON_AddNumberToObject(timing, "steps_per_s", train_total > 0 ? timed / train_total : 0);
+    cJSON_AddItemToObject(run, "counters", ib_counters_json(&counters));
     cJSON *fin = cJSON_AddObjectToObject(run, "final");
     cJSON_AddNumberToObject(fin, "step", (double)steps_done);
     if (isfinite(res->final_accuracy) && !interrupted) {
@@ -615,6 +689,8 @@ int ib_train_run(const ib_train_config *cfg, const ib_dataset *ds, const char *o
     free(ls.rows);
     free(step_ms);
     free(config_text);
+    ib_counters_free(&counters);
+    if (have_stats) ib_stats_close(&stats);
     ib_trainer_free(&t);
     return rc;
 }

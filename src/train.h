@@ -10,7 +10,9 @@
 
 #include "config.h"
 #include "data.h"
+#include "counters.h"
 #include "net.h"
+#include "stats.h"
 
 typedef struct ib_train_result {
     char status[16];      /* complete, diverged */
@@ -36,6 +38,11 @@ typedef struct ib_trainer {
     int32_t *host_y;
     uint32_t *perm;     /* this epoch's permutation of the training subset */
     long long perm_epoch;
+    ib_stats_recorder *stats; /* optional: per-layer statistics every cfg->stats_every steps */
+    float *update;            /* the applied update, kept on statistics steps */
+    ib_counters *counters;    /* optional: per-phase time and PAPI counters */
+    int stats_failed;         /* a statistics file could not be written: stats_err says why */
+    ib_err stats_err;
 } ib_trainer;
 
 int ib_trainer_init(ib_trainer *t, const ib_train_config *cfg, const ib_dataset *ds, ib_err *err);

@@ -13,11 +13,21 @@ foreach(case "original;0.1" "original;0.001" "original-tanh;0.1" "original-tanh;
   add_test(NAME parity_torch_${net}_w${w}
            COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/run_parity.sh $<TARGET_FILE:parity_dump>
                    ${CMAKE_CURRENT_SOURCE_DIR}/parity_torch.py --net ${net} --stddev ${w})
-  set_tests_properties(parity_torch_${net}_w${w} PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 300)
+  set_tests_properties(parity_torch_${net}_w${w} PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 300
+                       ENVIRONMENT INITBENCH=$<TARGET_FILE:initbench>)
 endforeach()
 
 # End-to-end command tests on the real MNIST files (skipped, saying why, when the data is absent).
-foreach(case determinism mnist_accuracy bad_values sweep diverged resume)
+foreach(case determinism mnist_accuracy bad_values sweep diverged resume stats papi)
   add_test(NAME cli_${case} COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/test_cli.sh $<TARGET_FILE:initbench> ${case})
   set_tests_properties(cli_${case} PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 600)
 endforeach()
+
+# NVTX: an injection library of our own records the ranges a profiler would see.
+if(IB_HAVE_NVTX)
+  add_library(nvtx_recorder MODULE ${CMAKE_CURRENT_SOURCE_DIR}/nvtx_recorder.c)
+  target_include_directories(nvtx_recorder SYSTEM PRIVATE ${NVTX3_INCLUDE_DIR})
+  add_test(NAME cli_nvtx COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/test_cli.sh $<TARGET_FILE:initbench> nvtx
+                                 $<TARGET_FILE:nvtx_recorder>)
+  set_tests_properties(cli_nvtx PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 300)
+endif()

@@ -51,7 +51,33 @@ def main(dump):
               f"rel err {err:.2e} (vs float64: initbench {err64:.2e}, torch fp32 {torch_err64:.2e})"
               f"{'' if ok else '  FAIL'}")
         failures += not ok
-    print(f"parity: {len(g32) + 1 - failures} passed, {failures} failed")
+    checks = len(g32) + 1
+    stats_path = os.path.join(dump, "run", "stats.csv")
+    if os.path.exists(stats_path):
+        # stats.csv at step 0: per-layer weight-gradient L2 norms against PyTorch's (float64)
+        norms = {}
+        with open(stats_path) as f:
+            header = f.readline().strip().split(",")
+            for line in f:
+                row = dict(zip(header, line.strip().split(",")))
+                if row["step"] == "0" and row["tensor"] == "weight_grad":
+                    norms[row["layer"]] = float(row["l2"])
+        for name in g32:
+            if not name.endswith(".weight"):
+                continue
+            layer = name[:-len(".weight")]
+            ref = g64[name].norm().item()
+            rel = abs(norms.get(layer, float("nan")) - ref) / ref
+            ok = rel <= TOL
+            checks += 1
+            failures += not ok
+            print(f"  stats.csv {layer:6s} weight_grad l2 {norms.get(layer, float('nan')):.6e} "
+                  f"torch {ref:.6e} rel {rel:.2e}{'' if ok else '  FAIL'}")
+        layers = [n[:-len(".weight")] for n in g32 if n.endswith(".weight")]
+        print(f"  ratio {layers[0]}/{layers[-1]} weight-gradient L2: initbench "
+              f"{norms[layers[0]] / norms[layers[-1]]:.3e}, torch "
+              f"{g64[layers[0] + '.weight'].norm().item() / g64[layers[-1] + '.weight'].norm().item():.3e}")
+    print(f"parity: {checks - failures} passed, {failures} failed")
     return 1 if failures else 0
 
 

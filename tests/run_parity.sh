@@ -13,4 +13,9 @@ set +e
 rc=$?
 set -e
 [ $rc -eq 0 ] || exit $rc
+# the same first step through `initbench train`, whose step-0 statistics must match too
+if [ -n "${INITBENCH:-}" ]; then
+  "$INITBENCH" train "$@" --steps 1 --eval-every 1 --test-size 500 --stats-every 1 --progress none \
+    --out "$dir/run" 2>/dev/null || exit 1
+fi
 /usr/bin/python3 "$script" "$dir"

@@ -2,7 +2,7 @@
 # End-to-end tests of the initbench command on the real MNIST files.
 # usage: test_cli.sh INITBENCH CASE   (exit 77 = skipped, with the reason printed)
 set -uo pipefail
-ib=$1 case=$2
+ib=$1 case=$2 extra=${3:-}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 fails=0 passes=0
@@ -161,6 +161,91 @@ resume)
   "$ib" train ${args/--seed 3/--seed 4} --out "$tmp/term" >/dev/null 2>"$tmp/err"; rc=$?
   [ $rc -eq 2 ] && grep -q 'different configuration' "$tmp/err" && ok "another config in the same directory refused" \
     || fail "another config in the same directory: rc $rc $(cat "$tmp/err")"
+  finish ;;
+stats)
+  need_data
+  "$ib" train --stddev 0.1 --steps 20 --eval-every 10 --stats-every 10 $small --progress none --out "$tmp/s" \
+    || fail "train with statistics"
+  head -1 "$tmp/s/stats.csv" | grep -q '^step,layer,tensor,n,l2,rms,mean,std,min,max,frac_zero,' \
+    && ok "stats.csv header" || fail "stats.csv header: $(head -1 "$tmp/s/stats.csv")"
+  for t in act preact act_grad weight bias weight_grad bias_grad update; do
+    n=$(awk -F, -v t=$t '$3 == t' "$tmp/s/stats.csv" | wc -l)
+    # 4 weight layers x steps 0, 10 (20 is the end: no step runs there)
+    [ "$n" -eq 8 ] && ok "$t: 8 rows" || fail "$t: $n rows"
+  done
+  awk -F, '$3 == "act" && $2 == "conv1" && $1 == 0 {exit !($11 > 0 && $11 < 1)}' "$tmp/s/stats.csv" \
+    && ok "conv1 act has some dead ReLUs" || fail "conv1 frac_zero"
+  awk -F, '$3 == "update" && $1 == 0 {if ($14 == "" || $15 == "" || $16 == "") exit 1}' "$tmp/s/stats.csv" \
+    && ok "Adam columns filled on update rows" || fail "update rows lack Adam columns"
+  [ "$(head -1 "$tmp/s/hist.csv" | tr ',' '\n' | wc -l)" -eq 53 ] && ok "hist.csv has 48 decade bins" || fail "hist header"
+  # step 0 with w = 1e-4: Adam's sqrt(v) sits below eps for the first layer almost everywhere
+  "$ib" train --stddev 1e-4 --steps 1 --eval-every 1 --stats-every 1 $small --progress none --out "$tmp/tiny" \
+    || fail "tiny run"
+  awk -F, '$1 == 0 && $2 == "conv1" && $3 == "update" {exit !($16 > 0.5)}' "$tmp/tiny/stats.csv" \
+    && ok "w=1e-4: conv1 sqrt(v) < eps for most parameters" || fail "w=1e-4 conv1 frac below eps"
+  "$ib" train --stddev 0.1 --steps 20 --eval-every 10 --stats-every 0 $small --progress none --out "$tmp/off" || fail off
+  [ ! -e "$tmp/off/stats.csv" ] && ok "--stats-every 0 writes no statistics" || fail "stats written when off"
+  # a resumed run ends with the same statistics
+  "$ib" train --stddev 0.1 --steps 20 --eval-every 10 --stats-every 5 --checkpoint-every 5 $small --progress none \
+    --out "$tmp/w" || fail whole
+  "$ib" train --stddev 0.1 --steps 20 --eval-every 10 --stats-every 5 --checkpoint-every 5 $small --progress none \
+    --out "$tmp/k" & pid=$!
+  for _ in $(seq 100); do [ -f "$tmp/k/checkpoint.safetensors" ] && break; sleep 0.05; done
+  kill -KILL $pid 2>/dev/null; wait $pid 2>/dev/null
+  "$ib" train --stddev 0.1 --steps 20 --eval-every 10 --stats-every 5 --checkpoint-every 5 $small --progress none \
+    --out "$tmp/k" 2>/dev/null || fail "resume"
+  cmp -s "$tmp/w/stats.csv" "$tmp/k/stats.csv" && cmp -s "$tmp/w/hist.csv" "$tmp/k/hist.csv" \
+    && ok "killed and resumed: identical stats.csv and hist.csv" || fail "statistics differ after resume"
+  finish ;;
+papi)
+  need_data
+  "$ib" train --stddev 0.1 --steps 5 --eval-every 5 $small --progress none --out "$tmp/p" || fail "train"
+  /usr/bin/python3 - "$tmp/p/run.json" <<'PY' && ok "run.json counters section" || fail "counters section"
+import json, sys
+c = json.load(open(sys.argv[1]))["counters"]
+print(json.dumps(c, indent=1)[:1500])
+assert set(c["phases"]) == {"forward", "backward", "update", "evaluation", "statistics"}, c["phases"].keys()
+assert c["phases"]["forward"]["calls"] == 5 and c["phases"]["forward"]["wall_s"] > 0
+if c["papi_version"] is None:
+    assert "not built" in c["status"]
+elif c["status"] == "counting":
+    assert c["events"], "no event counted"
+    first = c["events"][0]
+    assert c["phases"]["forward"][first] > 0, (first, c["phases"]["forward"])
+else:
+    # a machine where PAPI can count nothing (no PMU for perf_event): every default event is
+    # reported unavailable with PAPI's reason, the components say why, and the run went on
+    assert "no requested event" in c["status"], c["status"]
+    assert c["unavailable"] and all(c["unavailable"].values()), c["unavailable"]
+    assert "perf_event" in c["components"], c.get("components")
+PY
+  "$ib" train --stddev 0.1 --steps 2 --eval-every 2 $small --progress none \
+    --papi-events PAPI_TOT_INS,perf::TASK-CLOCK,NO_SUCH_EVENT --out "$tmp/q" || fail "explicit events"
+  /usr/bin/python3 - "$tmp/q/run.json" <<'PY' && ok "unavailable events reported with a reason" || fail "unavailable events"
+import json, sys
+c = json.load(open(sys.argv[1]))["counters"]
+if c["papi_version"] is not None:
+    assert "NO_SUCH_EVENT" in c["unavailable"], c
+    print("unavailable:", c["unavailable"], "counted:", c["events"])
+PY
+  "$ib" train --stddev 0.1 --steps 2 --eval-every 2 $small --progress none --papi-events none --out "$tmp/n" || fail none
+  grep -q '"status":[[:space:]]*"disabled by --papi-events none"\|not built' "$tmp/n/run.json" && ok "--papi-events none" \
+    || fail "--papi-events none"
+  finish ;;
+nvtx)
+  need_data
+  [ -n "$extra" ] && [ -f "$extra" ] || { echo "skip: no NVTX recorder library"; exit 77; }
+  NVTX_INJECTION64_PATH=$extra NVTX_RECORD_FILE=$tmp/ranges.tsv "$ib" train --stddev 0.1 --steps 2 --eval-every 2 \
+    --stats-every 1 $small --progress none --out "$tmp/n" || fail "train under the recorder"
+  [ -s "$tmp/ranges.tsv" ] && ok "$(wc -l < "$tmp/ranges.tsv") ranges recorded" || fail "no range recorded"
+  for r in step forward backward update evaluation statistics fwd/conv1 fwd/relu1 fwd/pool1 fwd/fc2 bwd/fc2 bwd/conv2 bwd/conv1; do
+    grep -q "^initbench	[0-9]*	$r\$" "$tmp/ranges.tsv" && ok "range $r in domain initbench" || fail "range $r missing"
+  done
+  # nesting: layer ranges sit inside forward/backward, which sit inside step
+  awk -F'\t' '$3 == "step" {d = $2} $3 == "forward" && $2 != d + 1 {bad = 1} END {exit bad}' "$tmp/ranges.tsv" \
+    && ok "forward nested in step" || fail "nesting"
+  cut -f1 "$tmp/ranges.tsv" | sort -u | grep -qv '^initbench$' && fail "a range outside the initbench domain" \
+    || ok "all ranges in the initbench domain"
   finish ;;
 *) echo "unknown case $case"; exit 2 ;;
 esac

@@ -2,6 +2,7 @@
  * networks against finite differences (reference backend), the fast CPU backend against the
  * reference, and each optimiser against a hand-computed step. */
 #include <math.h>
+#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -566,7 +567,45 @@ static void test_optimisers(void) {
     be->destroy(be);
 }
 
+/* ---------------- statistics reductions ---------------- */
+static void test_tensor_stats(void) {
+    ib_backend *one = ib_backend_ref_create(1);
+    float x[10] = {0.0f, 0.5f, -2.0f, 3e-7f, 0.995f, -0.999f, NAN, 0.0f, 1.0f, INFINITY};
+    ib_stats_request req = {.saturation = 1, .below = 1e-6, .histogram = 1};
+    ib_tensor_stats s;
+    one->tensor_stats(one, x, 10, &req, &s);
+    double sum = 0.5 - 2.0 + 3e-7 + 0.995 - 0.999 + 1.0;
+    CHECK(s.n == 8 && s.nonfinite == 2, "n %g nonfinite %g", s.n, s.nonfinite);
+    CHECK_REL(s.sum, sum, 1e-7, 1e-12);
+    CHECK(s.min == -2.0 && s.max == 1.0, "min %g max %g", s.min, s.max);
+    CHECK(s.zeros == 2, "zeros %g", s.zeros);
+    CHECK(s.saturated == 4, "tanh-saturated %g (|x| > 0.99: -2, 0.995, -0.999, 1)", s.saturated);
+    CHECK(s.below == 3, "below 1e-6: %g (two zeros and 3e-7)", s.below);
+    CHECK(s.hist[0] == 2, "zero bin %g", s.hist[0]);
+    CHECK(s.hist[2 + (-7 - IB_HIST_LO)] == 1, "3e-7 in the 1e-7 decade");
+    CHECK(s.hist[2 + (0 - IB_HIST_LO)] == 2 && s.hist[2 + (-1 - IB_HIST_LO)] == 3, "decades 1e0 and 1e-1");
+    ib_stats_request sig = {.saturation = 2};
+    one->tensor_stats(one, x, 10, &sig, &s);
+    CHECK(s.saturated == 7, "sigmoid-saturated %g (x < 0.01 or > 0.99: 0, 3e-7, 0.995, 0, 1, -2, -0.999)",
+          s.saturated);
+    /* the same bits for 1 and 2 threads over a long vector */
+    size_t n = 1000003;
+    float *v = malloc(4 * n);
+    fill_rand(v, n, 30, 3);
+    ib_backend *two = ib_backend_ref_create(2);
+    ib_tensor_stats a, b;
+    ib_stats_request plain = {.histogram = 1};
+    omp_set_num_threads(1); /* the thread count is process-wide */
+    one->tensor_stats(one, v, n, &plain, &a);
+    omp_set_num_threads(2);
+    two->tensor_stats(two, v, n, &plain, &b);
+    CHECK(memcmp(&a, &b, sizeof a) == 0, "statistics differ between 1 and 2 threads");
+    free(v);
+    one->destroy(one), two->destroy(two);
+}
+
 int main(void) {
+    test_tensor_stats();
     test_philox_known_answers();
     test_uniform_distribution();
     test_truncated_normal();

@@ -27,6 +27,23 @@ void ib_ref_softmax_xent(ib_backend *be, int batch, int classes, const float *lo
 void ib_ref_optim_update(ib_backend *be, const ib_optim_hparams *hp, long t, size_t n, float *param,
                          const float *grad, float *m, float *v, float *update);
 
+void ib_ref_tensor_stats(ib_backend *be, const float *x, size_t n, const ib_stats_request *req,
+                         ib_tensor_stats *out);
+
+/* Convolution through oneDNN (kernels/cpu/dnnl_conv.c; built when IB_HAVE_DNNL is defined). */
+void *ib_dnnl_conv_plan(ib_backend *be, const ib_conv_shape *shape);
+void ib_dnnl_conv_plan_free(ib_backend *be, void *plan);
+void ib_dnnl_conv_forward(ib_backend *be, void *plan, int batch, const float *x, const float *w, const float *b,
+                          float *y);
+void ib_dnnl_conv_backward(ib_backend *be, void *plan, int batch, const float *x, const float *w, const float *dy,
+                           float *dx, float *dw, float *db);
+
+/* The fast CPU backend with a chosen convolution: IB_CPU_CONV_DNNL (the default where oneDNN
+ * is built in) or IB_CPU_CONV_GEMM (im2col + SGEMM). Benchmarks and tests compare the two. */
+enum { IB_CPU_CONV_DEFAULT, IB_CPU_CONV_GEMM, IB_CPU_CONV_DNNL };
+ib_backend *ib_backend_cpu_create_variant(int threads, int conv);
+int ib_cpu_have_dnnl(void);
+
 /* Fill the shared parts of a backend table (memory and the ops above). */
 void ib_cpu_fill_common(ib_backend *be, int threads);
 

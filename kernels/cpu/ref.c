@@ -349,6 +349,64 @@ void ib_ref_optim_update(ib_backend *be, const ib_optim_hparams *hp, long t, siz
     }
 }
 
+/* ---- statistics: partial results per fixed chunk, combined in chunk order ---- */
+#define STATS_CHUNK 8192
+
+static void stats_chunk(const float *x, size_t n, const ib_stats_request *req, ib_tensor_stats *s) {
+    memset(s, 0, sizeof *s);
+    s->min = INFINITY, s->max = -INFINITY;
+    for (size_t i = 0; i < n; i++) {
+        float v = x[i];
+        if (!isfinite(v)) {
+            s->nonfinite++;
+            continue;
+        }
+        double d = v;
+        s->n++;
+        s->sum += d, s->sum_sq += d * d;
+        if (d < s->min) s->min = d;
+        if (d > s->max) s->max = d;
+        if (v == 0.0f) s->zeros++;
+        if ((req->saturation == 1 && fabsf(v) > 0.99f) || (req->saturation == 2 && (v < 0.01f || v > 0.99f)))
+            s->saturated++;
+        if (req->below > 0 && fabs(d) < req->below) s->below++;
+        if (req->histogram) {
+            if (v == 0.0f) {
+                s->hist[0]++;
+            } else {
+                int b = (int)floor(log10(fabs(d))) - IB_HIST_LO;
+                if (b < 0) s->hist[1]++;
+                else s->hist[2 + (b < IB_HIST_BINS ? b : IB_HIST_BINS - 1)]++;
+            }
+        }
+    }
+}
+
+void ib_ref_tensor_stats(ib_backend *be, const float *x, size_t n, const ib_stats_request *req,
+                         ib_tensor_stats *out) {
+    (void)be;
+    const size_t chunks = (n + STATS_CHUNK - 1) / STATS_CHUNK;
+    ib_tensor_stats *part = malloc(sizeof *part * (chunks ? chunks : 1));
+    if (!part) abort();
+#pragma omp parallel for schedule(static)
+    for (size_t c = 0; c < chunks; c++) {
+        size_t lo = c * STATS_CHUNK, len = n - lo < STATS_CHUNK ? n - lo : STATS_CHUNK;
+        stats_chunk(x + lo, len, req, &part[c]);
+    }
+    memset(out, 0, sizeof *out);
+    out->min = INFINITY, out->max = -INFINITY;
+    for (size_t c = 0; c < chunks; c++) {
+        const ib_tensor_stats *p = &part[c];
+        out->n += p->n, out->sum += p->sum, out->sum_sq += p->sum_sq;
+        out->zeros += p->zeros, out->saturated += p->saturated, out->below += p->below;
+        out->nonfinite += p->nonfinite;
+        if (p->min < out->min) out->min = p->min;
+        if (p->max > out->max) out->max = p->max;
+        for (int b = 0; b < IB_HIST_BINS + 2; b++) out->hist[b] += p->hist[b];
+    }
+    free(part);
+}
+
 static void cpu_destroy(ib_backend *be) { free(be); }
 
 void ib_cpu_fill_common(ib_backend *be, int threads) {
@@ -370,6 +428,7 @@ void ib_cpu_fill_common(ib_backend *be, int threads) {
     be->dropout_backward = ib_ref_dropout_backward;
     be->softmax_xent = ib_ref_softmax_xent;
     be->optim_update = ib_ref_optim_update;
+    be->tensor_stats = ib_ref_tensor_stats;
 }
 
 ib_backend *ib_backend_ref_create(int threads) {
