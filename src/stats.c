@@ -73,11 +73,15 @@ void ib_stats_close(ib_stats_recorder *r) {
 }
 
 int ib_stats_flush(ib_stats_recorder *r, ib_err *err) {
+    double t0 = ib_now();
     char path[4200];
     snprintf(path, sizeof path, "%s/stats.csv", r->dir);
-    if (ib_write_file_atomic(path, r->rows, r->rows_len, err)) return err->code;
+    int rc = ib_write_file_atomic(path, r->rows, r->rows_len, err);
     snprintf(path, sizeof path, "%s/hist.csv", r->dir);
-    return ib_write_file_atomic(path, r->hist, r->hist_len, err);
+    if (!rc) rc = ib_write_file_atomic(path, r->hist, r->hist_len, err);
+    r->seconds += ib_now() - t0;
+    r->recordings++;
+    return rc;
 }
 
 static void row(ib_stats_recorder *r, const char *layer, const char *tensor, const ib_tensor_stats *s,
@@ -93,6 +97,7 @@ static void row(ib_stats_recorder *r, const char *layer, const char *tensor, con
 
 ib_tensor_stats ib_stats_record(ib_stats_recorder *r, const char *layer, const char *tensor, const float *x,
                                 size_t n, int saturation, int histogram) {
+    double t0 = ib_now();
     ib_stats_request req = {.saturation = saturation, .histogram = histogram};
     ib_tensor_stats s;
     r->be->tensor_stats(r->be, x, n, &req, &s);
@@ -102,11 +107,13 @@ ib_tensor_stats ib_stats_record(ib_stats_recorder *r, const char *layer, const c
         for (int b = 0; b < IB_HIST_BINS + 2; b++) append(&r->hist, &r->hist_len, &r->hist_cap, ",%.0f", s.hist[b]);
         append(&r->hist, &r->hist_len, &r->hist_cap, "\n");
     }
+    r->seconds += ib_now() - t0;
     return s;
 }
 
 void ib_stats_record_update(ib_stats_recorder *r, const char *layer, const char *tensor, const float *update,
                             const float *v, size_t n, double weight_l2, double v_below) {
+    double t0 = ib_now();
     ib_stats_request req = {0};
     ib_tensor_stats s;
     r->be->tensor_stats(r->be, update, n, &req, &s);
@@ -123,4 +130,5 @@ void ib_stats_record_update(ib_stats_recorder *r, const char *layer, const char 
         snprintf(extra, sizeof extra, "%.9g,,", ratio);
     }
     row(r, layer, tensor, &s, extra);
+    r->seconds += ib_now() - t0;
 }

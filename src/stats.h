@@ -13,6 +13,8 @@ typedef struct ib_stats_recorder {
     long long step;       /* the step being recorded */
     char *rows, *hist;    /* CSV bodies so far */
     size_t rows_len, rows_cap, hist_len, hist_cap;
+    double seconds;       /* wall time spent recording and writing, for the overhead figure */
+    long long recordings;
 } ib_stats_recorder;
 
 /* Starts the recorder; when resuming (first_step > 0), rows of earlier steps already in DIR

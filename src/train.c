@@ -676,6 +676,14 @@ int ib_train_run(const ib_train_config *cfg, const ib_dataset *ds, const char *o
     cJSON_AddNumberToObject(timing, "step_ms_p90", res->step_ms_p90);
     cJSON_AddNumberToObject(timing, "steps_per_s", train_total > 0 ? timed / train_total : 0);
     cJSON_AddItemToObject(run, "counters", ib_counters_json(&counters));
+    if (have_stats) {
+        cJSON *sj = cJSON_AddObjectToObject(run, "statistics");
+        cJSON_AddNumberToObject(sj, "every", (double)cfg->stats_every);
+        cJSON_AddNumberToObject(sj, "recordings", (double)stats.recordings);
+        cJSON_AddNumberToObject(sj, "wall_s", stats.seconds);
+        /* measured inside the run, so it holds on a noisy machine too */
+        cJSON_AddNumberToObject(sj, "overhead_fraction", wall > stats.seconds ? stats.seconds / (wall - stats.seconds) : 0);
+    }
     cJSON *fin = cJSON_AddObjectToObject(run, "final");
     cJSON_AddNumberToObject(fin, "step", (double)steps_done);
     if (isfinite(res->final_accuracy) && !interrupted) {
