@@ -25,7 +25,7 @@ packages=(
   dataset-fashion-mnist                                                   # data
   python3-torch python3-numpy                                             # PyTorch parity tests
   slurm-wlm munge                                                         # Slurm sweeps and their tests
-  clang libclang-rt-14-dev                                                # sanitizer and fuzzing builds
+  clang libclang-rt-14-dev libomp-dev                                     # sanitizer and fuzzing builds
 )
 missing=()
 for p in "${packages[@]}"; do

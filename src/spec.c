@@ -196,7 +196,9 @@ void ib_spec_format(const ib_net_spec *spec, char *buf, size_t len) {
             w = snprintf(buf + at, len - at, "%s%s", sep,
                          l->act == IB_ACT_RELU ? "relu" : l->act == IB_ACT_TANH ? "tanh" : "sigmoid");
             break;
-        case IB_L_DROPOUT: w = snprintf(buf + at, len - at, "%sdropout:%g", sep, (double)l->keep); break;
+        case IB_L_DROPOUT: /* 9 digits: the float keep probability survives the round trip */
+            w = snprintf(buf + at, len - at, "%sdropout:%.9g", sep, (double)l->keep);
+            break;
         }
         if (w < 0) break;
         at += (size_t)w;

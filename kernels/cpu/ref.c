@@ -198,7 +198,7 @@ void ib_ref_act_forward(ib_backend *be, ib_act act, size_t n, const float *x, fl
     (void)be;
     switch (act) {
     case IB_ACT_RELU:
-#pragma omp parallel for simd schedule(static)
+#pragma omp parallel for schedule(static)
         for (size_t i = 0; i < n; i++) y[i] = x[i] > 0.0f ? x[i] : 0.0f;
         break;
     case IB_ACT_TANH:
@@ -216,15 +216,15 @@ void ib_ref_act_backward(ib_backend *be, ib_act act, size_t n, const float *y, c
     (void)be;
     switch (act) {
     case IB_ACT_RELU:
-#pragma omp parallel for simd schedule(static)
+#pragma omp parallel for schedule(static)
         for (size_t i = 0; i < n; i++) dx[i] = y[i] > 0.0f ? dy[i] : 0.0f;
         break;
     case IB_ACT_TANH:
-#pragma omp parallel for simd schedule(static)
+#pragma omp parallel for schedule(static)
         for (size_t i = 0; i < n; i++) dx[i] = dy[i] * (1.0f - y[i] * y[i]);
         break;
     case IB_ACT_SIGMOID:
-#pragma omp parallel for simd schedule(static)
+#pragma omp parallel for schedule(static)
         for (size_t i = 0; i < n; i++) dx[i] = dy[i] * y[i] * (1.0f - y[i]);
         break;
     }
@@ -292,7 +292,7 @@ void ib_ref_optim_update(ib_backend *be, const ib_optim_hparams *hp, long t, siz
     switch (hp->kind) {
     case IB_OPT_ADAM_TF: {
         const float lr_t = (float)(hp->lr * sqrt(1.0 - pow(hp->beta2, (double)t)) / (1.0 - pow(hp->beta1, (double)t)));
-#pragma omp parallel for simd schedule(static)
+#pragma omp parallel for schedule(static)
         for (size_t i = 0; i < n; i++) {
             m[i] = b1 * m[i] + (1.0f - b1) * grad[i];
             v[i] = b2 * v[i] + (1.0f - b2) * grad[i] * grad[i];
@@ -305,7 +305,7 @@ void ib_ref_optim_update(ib_backend *be, const ib_optim_hparams *hp, long t, siz
     case IB_OPT_ADAM_PT: {
         const float c1 = (float)(1.0 / (1.0 - pow(hp->beta1, (double)t)));
         const float c2 = (float)(1.0 / (1.0 - pow(hp->beta2, (double)t)));
-#pragma omp parallel for simd schedule(static)
+#pragma omp parallel for schedule(static)
         for (size_t i = 0; i < n; i++) {
             m[i] = b1 * m[i] + (1.0f - b1) * grad[i];
             v[i] = b2 * v[i] + (1.0f - b2) * grad[i] * grad[i];
@@ -316,7 +316,7 @@ void ib_ref_optim_update(ib_backend *be, const ib_optim_hparams *hp, long t, siz
         break;
     }
     case IB_OPT_SGD:
-#pragma omp parallel for simd schedule(static)
+#pragma omp parallel for schedule(static)
         for (size_t i = 0; i < n; i++) {
             float d = -lr * grad[i];
             param[i] += d;
@@ -326,7 +326,7 @@ void ib_ref_optim_update(ib_backend *be, const ib_optim_hparams *hp, long t, siz
     case IB_OPT_MOMENTUM: {
         const float mu = (float)hp->momentum;
         const int nesterov = hp->nesterov;
-#pragma omp parallel for simd schedule(static)
+#pragma omp parallel for schedule(static)
         for (size_t i = 0; i < n; i++) {
             m[i] = mu * m[i] + grad[i];
             float d = nesterov ? -lr * (grad[i] + mu * m[i]) : -lr * m[i];
@@ -337,7 +337,7 @@ void ib_ref_optim_update(ib_backend *be, const ib_optim_hparams *hp, long t, siz
     }
     case IB_OPT_RMSPROP: {
         const float rho = (float)hp->rho;
-#pragma omp parallel for simd schedule(static)
+#pragma omp parallel for schedule(static)
         for (size_t i = 0; i < n; i++) {
             v[i] = rho * v[i] + (1.0f - rho) * grad[i] * grad[i];
             float d = -lr * grad[i] / (sqrtf(v[i]) + eps);
