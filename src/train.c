@@ -99,6 +99,33 @@ static void phase_end(ib_trainer *t, ib_phase p) {
     ib_trace_pop();
 }
 
+int ib_trainer_find_nonfinite(ib_trainer *t, char *what, size_t len) {
+    ib_net *net = &t->net;
+    ib_stats_request req = {0};
+    ib_tensor_stats s;
+    for (int p = 0; p < net->n_params; p++) {
+        const ib_param *P = &net->params[p];
+        t->be->tensor_stats(t->be, net->param + P->offset, P->count, &req, &s);
+        if (s.nonfinite > 0) {
+            snprintf(what, len, "%s (%.0f of %zu values)", P->name, s.nonfinite, P->count);
+            return 1;
+        }
+    }
+    /* forward order; activation layers overwrite their input, so a layer's output is checked
+     * as the value the next layer saw */
+    for (int i = 0; i < net->n_layers; i++) {
+        const ib_layer *L = &net->layers[i];
+        size_t n = L->out_size * t->cfg->batch;
+        t->be->tensor_stats(t->be, L->out, n, &req, &s);
+        if (s.nonfinite > 0) {
+            snprintf(what, len, "output of %s (layer %d; %.0f of %zu values)", L->name, i + 1, s.nonfinite, n);
+            return 1;
+        }
+    }
+    snprintf(what, len, "the loss (every activation finite: the log-sum-exp overflowed)");
+    return 0;
+}
+
 static int is_adaptive(ib_optim_kind k) { return k == IB_OPT_ADAM_TF || k == IB_OPT_ADAM_PT || k == IB_OPT_RMSPROP; }
 
 double ib_trainer_step(ib_trainer *t, long long step, int *correct) {
@@ -126,6 +153,12 @@ double ib_trainer_step(ib_trainer *t, long long step, int *correct) {
     int right;
     ib_net_loss(net, c->batch, 1, &loss_sum, &right);
     phase_end(t, IB_PHASE_FORWARD);
+    if (!isfinite(loss_sum)) { /* diverged: say where, and leave the parameters as they were */
+        net->stats = NULL;
+        ib_trainer_find_nonfinite(t, t->nonfinite_what, sizeof t->nonfinite_what);
+        ib_trace_pop();
+        return loss_sum / c->batch;
+    }
     phase_begin(t, IB_PHASE_BACKWARD, "backward");
     ib_net_backward(net, c->batch, c->seed, (long)step);
     phase_end(t, IB_PHASE_BACKWARD);
@@ -497,9 +530,14 @@ int ib_train_run(const ib_train_config *cfg, const ib_dataset *ds, const char *o
     const int max_rows = (int)(steps / cfg->eval_every) + 2;
     loop_state ls = {0};
     ls.rows = ib_xcalloc((size_t)max_rows, sizeof *ls.rows);
-    int rc = ib_mkdir_p(out, err);
+    int rc = ib_mkdir_p(out, err), lock_fd = -1;
+    if (!rc) { /* one process per run directory: a second one would interleave its writes */
+        lock_fd = ib_lock_dir(out, "initbench run", err);
+        if (lock_fd < 0) rc = err->code;
+    }
     if (!rc) rc = load_checkpoint(out, &t, config_text, &ls, max_rows, err);
     if (rc) {
+        ib_unlock_dir(lock_fd);
         free(ls.rows);
         free(config_text);
         ib_trainer_free(&t);
@@ -510,6 +548,7 @@ int ib_train_run(const ib_train_config *cfg, const ib_dataset *ds, const char *o
     int have_stats = 0;
     if (cfg->stats_every > 0) {
         if ((rc = ib_stats_open(&stats, out, t.be, first_step, err))) {
+            ib_unlock_dir(lock_fd);
             free(ls.rows);
             free(config_text);
             ib_trainer_free(&t);
@@ -651,6 +690,7 @@ int ib_train_run(const ib_train_config *cfg, const ib_dataset *ds, const char *o
     res->eval_s_mean = ls.n_rows ? eval_total / ls.n_rows : 0;
     res->steps_done = steps_done;
     res->interrupted_by = interrupted ? (int)stop_signal : 0;
+    snprintf(res->first_nonfinite, sizeof res->first_nonfinite, "%s", t.nonfinite_what);
 
     cJSON_ReplaceItemInObject(run, "status", cJSON_CreateString(res->status));
     if (rc) cJSON_AddStringToObject(run, "reason", err->msg);
@@ -662,6 +702,7 @@ int ib_train_run(const ib_train_config *cfg, const ib_dataset *ds, const char *o
     if (diverged_at >= 0) {
         cJSON_AddNumberToObject(run, "diverged_step", (double)diverged_at);
         cJSON_AddStringToObject(run, "reason", "non-finite training loss");
+        cJSON_AddStringToObject(run, "first_nonfinite", t.nonfinite_what);
     }
     char finished[32];
     ib_iso_time(finished, sizeof finished);
@@ -700,6 +741,7 @@ int ib_train_run(const ib_train_config *cfg, const ib_dataset *ds, const char *o
     ib_counters_free(&counters);
     if (have_stats) ib_stats_close(&stats);
     ib_trainer_free(&t);
+    ib_unlock_dir(lock_fd);
     return rc;
 }
 
@@ -743,8 +785,8 @@ int ib_cmd_train(int argc, char **argv) {
         return IB_EXIT_INTERRUPTED;
     }
     if (!strcmp(res.status, "diverged"))
-        fprintf(stderr, "initbench: run diverged at step %lld (non-finite loss); recorded in %s/run.json\n",
-                res.diverged_step, cfg.out);
+        fprintf(stderr, "initbench: run diverged at step %lld (non-finite loss, first in %s); recorded in %s/run.json\n",
+                res.diverged_step, res.first_nonfinite, cfg.out);
     else
         fprintf(stderr, "done: test accuracy %.4f after %lld steps in %.1f s (median step %.1f ms); wrote %s\n",
                 res.final_accuracy, res.steps_done, res.wall_s, res.step_ms_median, cfg.out);

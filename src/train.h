@@ -22,6 +22,7 @@ typedef struct ib_train_result {
     long long steps_done;
     int already_complete; /* run.json already said complete for this config: nothing was run */
     int interrupted_by;   /* the signal that stopped the run after a checkpoint, or 0 */
+    char first_nonfinite[160];
 } ib_train_result;
 
 /* Exit status of a run stopped by a signal after saving its checkpoint (EX_TEMPFAIL):
@@ -41,6 +42,7 @@ typedef struct ib_trainer {
     ib_stats_recorder *stats; /* optional: per-layer statistics every cfg->stats_every steps */
     float *update;            /* the applied update, kept on statistics steps */
     ib_counters *counters;    /* optional: per-phase time and PAPI counters */
+    char nonfinite_what[160]; /* where a diverged step first saw NaN/Inf */
     int stats_failed;         /* a statistics file could not be written: stats_err says why */
     ib_err stats_err;
 } ib_trainer;
@@ -52,6 +54,9 @@ void ib_trainer_load_batch(ib_trainer *t, long long step);
 /* One training step (forward, loss, backward, update) on batch `step`; returns the batch loss
  * (mean) and adds the batch's correct count to *correct. `t1` is the optimiser's 1-based step. */
 double ib_trainer_step(ib_trainer *t, long long step, int *correct);
+/* After a non-finite loss: the first parameter tensor, else the first layer output (forward
+ * order), holding NaN/Inf, as text. Returns 1 when one was found. */
+int ib_trainer_find_nonfinite(ib_trainer *t, char *what, size_t len);
 /* Test-set accuracy and mean loss, forward only. */
 void ib_trainer_evaluate(ib_trainer *t, double *accuracy, double *loss);
 

@@ -48,6 +48,12 @@ int ib_read_file(const char *path, uint8_t **data, size_t *len, ib_err *err);
 int ib_mkdir_p(const char *path, ib_err *err);
 int ib_path_exists(const char *path);
 
+/* An exclusive advisory lock (flock) on DIR/.lock, held until ib_unlock_dir or process exit (a
+ * killed process never leaves a stale lock). If another process holds it, fails with a message
+ * naming the holder's pid. Returns the lock's file descriptor, or -1. */
+int ib_lock_dir(const char *dir, const char *what, ib_err *err);
+void ib_unlock_dir(int fd);
+
 /* Monotonic wall-clock seconds, and process CPU seconds. */
 double ib_now(void);
 double ib_cpu_time(void);

@@ -199,7 +199,7 @@ void ib_ref_act_forward(ib_backend *be, ib_act act, size_t n, const float *x, fl
     switch (act) {
     case IB_ACT_RELU:
 #pragma omp parallel for schedule(static)
-        for (size_t i = 0; i < n; i++) y[i] = x[i] > 0.0f ? x[i] : 0.0f;
+        for (size_t i = 0; i < n; i++) y[i] = (x[i] > 0.0f || x[i] != x[i]) ? x[i] : 0.0f; /* NaN propagates, as in PyTorch */
         break;
     case IB_ACT_TANH:
 #pragma omp parallel for schedule(static)
