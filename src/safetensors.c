@@ -6,6 +6,7 @@
 #include "safetensors.h"
 
 #include <cjson/cJSON.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -200,8 +201,9 @@ int ib_safetensors_write(const char *path, const ib_st_tensor *tensors, int n,
         failed = write_f32_le(af.fp, tensors[i].data, bytes / 4) != 0;
     }
     if (failed) {
+        int e = errno ? errno : EIO;
         ib_atomic_abort(&af);
-        return ib_fail(err, IB_EXIT_INTERNAL, "cannot write %s (previous contents kept)", path);
+        return ib_fail(err, IB_EXIT_INTERNAL, "cannot write %s: %s (previous contents kept)", path, strerror(e));
     }
     return ib_atomic_commit(&af, err);
 }

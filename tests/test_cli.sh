@@ -123,6 +123,8 @@ diverged)
   [ $rc -eq 0 ] && ok "a diverged run is not a crash" || fail "rc $rc"
   grep -q '"status":[[:space:]]*"diverged"' "$tmp/div/run.json" && ok "status diverged" || fail "status: $(grep status "$tmp/div/run.json")"
   grep -q '"diverged_step"' "$tmp/div/run.json" && ok "diverged step recorded" || fail "no diverged_step"
+  grep -q '"first_nonfinite":[[:space:]]*"output of fc2' "$tmp/div/run.json" && ok "first non-finite tensor named" \
+    || fail "first_nonfinite: $(grep first_nonfinite "$tmp/div/run.json")"
   finish ;;
 resume)
   need_data
@@ -246,6 +248,59 @@ nvtx)
     && ok "forward nested in step" || fail "nesting"
   cut -f1 "$tmp/ranges.tsv" | sort -u | grep -qv '^initbench$' && fail "a range outside the initbench domain" \
     || ok "all ranges in the initbench domain"
+  finish ;;
+concurrency)
+  need_data
+  args="--stddev 0.1 --steps 40 --eval-every 20 $small --progress none"
+  "$ib" train $args --out "$tmp/c" 2>/dev/null & pid=$!
+  for _ in $(seq 100); do [ -f "$tmp/c/.lock" ] && [ -s "$tmp/c/.lock" ] && break; sleep 0.05; done
+  "$ib" train $args --out "$tmp/c" 2>"$tmp/err"; rc=$?
+  [ $rc -eq 2 ] && grep -q "in use by another initbench run (pid $pid)" "$tmp/err" \
+    && ok "a second run on the same directory is refused, naming pid $pid" || fail "second run: rc $rc $(cat "$tmp/err")"
+  wait $pid && ok "the first run finished" || fail "first run failed"
+  "$ib" train $args --out "$tmp/solo" 2>/dev/null
+  cmp -s "$tmp/c/params.safetensors" "$tmp/solo/params.safetensors" && ok "its result is untouched (same bits as a solo run)" \
+    || fail "result differs from a solo run"
+  # a killed holder leaves no stale lock
+  long="--stddev 0.1 --steps 400 --eval-every 200 $small --progress none"
+  "$ib" train $long --out "$tmp/k" 2>/dev/null & pid=$!
+  for _ in $(seq 100); do [ -s "$tmp/k/.lock" ] && break; sleep 0.05; done
+  kill -KILL $pid; wait $pid 2>/dev/null
+  "$ib" train $long --steps 1 --out "$tmp/k" 2>"$tmp/err" | true
+  grep -q 'in use' "$tmp/err" && fail "stale lock after SIGKILL: $(cat "$tmp/err")" || ok "no stale lock after SIGKILL"
+  finish ;;
+full_disk)
+  need_data
+  [ "$(id -u)" -eq 0 ] || { echo "skip: mounting a small tmpfs needs root"; exit 77; }
+  mnt=$tmp/small
+  mkdir -p "$mnt"
+  mount -t tmpfs -o size=100m tmpfs "$mnt" 2>/dev/null || { echo "skip: cannot mount a tmpfs here"; exit 77; }
+  trap 'umount "$mnt" 2>/dev/null; rm -rf "$tmp"' EXIT
+  args="--stddev 0.1 --steps 20 --eval-every 5 --checkpoint-every 5 --stats-every 5 $small --seed 5"
+  "$ib" train $args --progress none --out "$tmp/ref" 2>/dev/null || fail "reference run"
+  # stop after the first checkpoint (about 39 MB; replacing it needs room for two), then leave
+  # almost no space
+  "$ib" train $args --progress none --out "$mnt/run" 2>/dev/null & pid=$!
+  for _ in $(seq 200); do [ -f "$mnt/run/checkpoint.safetensors" ] && break; sleep 0.05; done
+  kill -TERM $pid; wait $pid; rc=$?
+  [ $rc -eq 75 ] || fail "SIGTERM after the first checkpoint: rc $rc"
+  sum_before=$(sha256sum "$mnt/run/checkpoint.safetensors" | cut -d' ' -f1)
+  curve_before=$(cat "$mnt/run/curve.csv")
+  free_kb=$(df -k --output=avail "$mnt" | tail -1)
+  dd if=/dev/zero of="$mnt/filler" bs=1k count=$((free_kb - 512)) 2>/dev/null
+  "$ib" train $args --progress none --out "$mnt/run" 2>"$tmp/err"; rc=$?
+  [ $rc -ne 0 ] && grep -q 'No space left on device' "$tmp/err" \
+    && ok "disk full: clear error (rc $rc): $(tail -1 "$tmp/err")" || fail "disk full: rc $rc $(cat "$tmp/err")"
+  [ "$(sha256sum "$mnt/run/checkpoint.safetensors" | cut -d' ' -f1)" = "$sum_before" ] \
+    && ok "previous checkpoint intact" || fail "checkpoint changed"
+  case "$(cat "$mnt/run/curve.csv")" in "$curve_before"*) ok "curve.csv intact (a prefix-extension of the old one)" ;; *) fail "curve.csv damaged" ;; esac
+  ls "$mnt/run" | grep -q '\.tmp\.' && fail "temporary file left behind" || ok "no temporary file left"
+  /usr/bin/python3 -c 'import json,sys; json.load(open(sys.argv[1]))' "$mnt/run/run.json" && ok "run.json parses" || fail "run.json"
+  rm -f "$mnt/filler"
+  "$ib" train $args --progress none --out "$mnt/run" 2>/dev/null && ok "resumes once space is back" || fail "resume"
+  cmp -s "$tmp/ref/params.safetensors" "$mnt/run/params.safetensors" && ok "final parameters identical to an undisturbed run" \
+    || fail "final parameters differ"
+  cmp -s "$tmp/ref/stats.csv" "$mnt/run/stats.csv" && ok "statistics identical" || fail "stats differ"
   finish ;;
 *) echo "unknown case $case"; exit 2 ;;
 esac
