@@ -31,3 +31,8 @@ if(IB_HAVE_NVTX)
                                  $<TARGET_FILE:nvtx_recorder>)
   set_tests_properties(cli_nvtx PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 300)
 endif()
+
+# Every train/sweep flag against bad values derived from its own type and bounds.
+add_executable(test_flags ${CMAKE_CURRENT_SOURCE_DIR}/test_flags.c)
+target_link_libraries(test_flags PRIVATE initbench_core)
+add_test(NAME flags_bad_values COMMAND test_flags)
