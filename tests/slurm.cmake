@@ -8,3 +8,14 @@ set_tests_properties(slurm_local PROPERTIES
   TIMEOUT 300
   RUN_SERIAL TRUE
   LABELS slurm)
+
+# `initbench sweep --executor slurm` against a real single-node Slurm: a sweep through sbatch,
+# a failed task and resume, requeue + checkpoint (bitwise identical), scancel. Same needs as
+# slurm_local (root, slurm-wlm, munge; skipped otherwise), plus MNIST in data/. ~2 minutes.
+add_test(NAME slurm_sweep
+         COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/test_slurm_sweep.sh ${CMAKE_SOURCE_DIR} $<TARGET_FILE:initbench>)
+set_tests_properties(slurm_sweep PROPERTIES
+  SKIP_RETURN_CODE 77
+  TIMEOUT 600
+  RUN_SERIAL TRUE
+  LABELS slurm)
