@@ -25,6 +25,7 @@ packages=(
   dataset-fashion-mnist                                                   # data
   python3-torch python3-numpy                                             # PyTorch parity tests
   slurm-wlm munge                                                         # Slurm sweeps and their tests
+  gnuplot-nox chromium                                                    # report plots; the page test (headless)
   clang libclang-rt-14-dev libomp-dev                                     # sanitizer and fuzzing builds
 )
 missing=()
