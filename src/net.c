@@ -78,8 +78,10 @@ int ib_net_build(ib_net *net, const ib_net_spec *spec, int in_c, int in_h, int i
             break;
         }
         L->out_c = c, L->out_h = h, L->out_w = w;
-        snprintf(L->fwd_range, sizeof L->fwd_range, "fwd/%s", L->name);
-        snprintf(L->bwd_range, sizeof L->bwd_range, "bwd/%s", L->name);
+        char name[sizeof L->name]; /* a copy: gcc's restrict check cannot see the fields apart */
+        memcpy(name, L->name, sizeof name);
+        snprintf(L->fwd_range, sizeof L->fwd_range, "fwd/%s", name);
+        snprintf(L->bwd_range, sizeof L->bwd_range, "bwd/%s", name);
         L->in_size = (size_t)L->in_c * L->in_h * L->in_w;
         L->out_size = (size_t)c * h * w;
         if (L->out_size > max_floats_per_sample)

@@ -592,8 +592,7 @@ int ib_train_run(const ib_train_config *cfg, const ib_dataset *ds, const char *o
     }
 
     struct sigaction old_handlers[3];
-    stop_signal = 0;
-    install_stop_handlers(old_handlers);
+    install_stop_handlers(old_handlers); /* a signal already caught while loading is kept */
     double *step_ms = ib_xcalloc((size_t)(steps > 0 ? steps : 1), sizeof(double));
     double t0 = ib_now(), cpu0 = ib_cpu_time(), eval_total = 0, train_total = 0;
     /* elapsed_s continues from the checkpoint's last row */
@@ -767,6 +766,10 @@ int ib_cmd_train(int argc, char **argv) {
     }
     if (!cfg.out) ib_die(IB_EXIT_USAGE, "train: --out DIR is required");
     if (ib_train_config_resolve(&cfg, flags, n, &err)) ib_exit_err(&err);
+    /* From here a stop signal (e.g. Slurm preemption while the data loads) is kept and acted on
+     * at the first step boundary, with a checkpoint, instead of killing the run unrecorded. */
+    struct sigaction early[3];
+    install_stop_handlers(early);
     ib_dataset ds;
     const char *data_dir = ib_data_dir_resolve(cfg.data_dir);
     if (ib_dataset_load(data_dir, cfg.dataset, &ds, &err)) ib_exit_err(&err);
