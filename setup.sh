@@ -55,4 +55,5 @@ if [ $run_sweep -eq 1 ]; then
   echo "== quick sweep (9 stddevs x 1000 steps; about 10-15 minutes on 2 cores)"
   "$build_dir/initbench" sweep --preset quick --out sweeps/quick
   echo "== results: sweeps/quick (one run directory per stddev under sweeps/quick/runs)"
+  echo "== report: $(pwd)/sweeps/quick/report/index.html"
 fi
