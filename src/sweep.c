@@ -1277,6 +1277,13 @@ static int execute(const sweep *sw, const char *executor, int jobs, const slurm_
     queue_free(&q);
     int rc = 0;
     if (!strcmp(executor, "local")) {
+        /* one local executor per sweep directory (each run directory is locked by its run too) */
+        ib_err lerr = {0};
+        int lock_fd = ib_lock_dir(sw->dir, "initbench sweep", &lerr);
+        if (lock_fd < 0) {
+            free(todo);
+            ib_exit_err(&lerr);
+        }
         int cores = ib_default_threads();
         int threads = cores / jobs > 0 ? cores / jobs : 1;
         fprintf(stderr, "sweep %s: %d runs (%d already finished%s), %d at a time with %d thread%s each\n", sw->dir,
@@ -1294,6 +1301,7 @@ static int execute(const sweep *sw, const char *executor, int jobs, const slurm_
         ib_err err;
         if (write_summary(sw, st, &err)) fprintf(stderr, "initbench: warning: %s\n", err.msg);
         free(st);
+        ib_unlock_dir(lock_fd);
     } else {
         fprintf(stderr, "sweep %s: %d tasks: %d finished, %d queued or running, %d to submit\n", sw->dir, sw->n, n_done,
                 n_active, n_todo);

@@ -111,6 +111,13 @@ sweep)
   "$ib" sweep $common --out "$tmp/sw" >"$tmp/out3" 2>"$tmp/err3" || fail "resume exit"
   grep -q '3 already finished' "$tmp/err3" && [ -f "$tmp/sw/runs/0002-w0.1-r0/run.json" ] \
     && ok "an unfinished run is redone" || fail "resume: $(cat "$tmp/err3")"
+  # two sweeps on one directory: the second is refused while the first runs
+  "$ib" sweep $common --seed 9 --out "$tmp/sw2" >/dev/null 2>&1 & pid=$!
+  for _ in $(seq 100); do [ -s "$tmp/sw2/.lock" ] && break; sleep 0.05; done
+  "$ib" sweep $common --seed 9 --out "$tmp/sw2" >/dev/null 2>"$tmp/err5"; rc=$?
+  [ $rc -eq 2 ] && grep -q "in use by another initbench sweep (pid $pid)" "$tmp/err5" \
+    && ok "a second sweep on the same directory is refused" || fail "second sweep: rc $rc $(cat "$tmp/err5")"
+  wait $pid || fail "first sweep"
   "$ib" sweep --stddevs 0.01,0.1 --repeats 2 --steps 30 $small --out "$tmp/sw" >/dev/null 2>"$tmp/err4"
   rc=$?
   [ $rc -eq 2 ] && grep -q 'different settings' "$tmp/err4" && ok "other settings on the same directory refused" \
