@@ -22,6 +22,7 @@ done
 packages=(
   build-essential cmake ninja-build pkg-config git ca-certificates
   libopenblas-dev libopenblas0-openmp libcjson-dev zlib1g-dev libssl-dev  # core
+  libdnnl-dev libbenchmark-dev libpapi-dev papi-tools                     # fast CPU path, benchmarks, counters
   dataset-fashion-mnist                                                   # data
   python3-torch python3-numpy                                             # PyTorch parity tests
   slurm-wlm munge                                                         # Slurm sweeps and their tests

@@ -122,6 +122,21 @@ struct ib_backend {
     void (*tensor_stats)(ib_backend *be, const float *x, size_t n, const ib_stats_request *req,
                          ib_tensor_stats *out);
     /* Later ops are appended below this line. */
+
+    /* Fused forward ops (kernels/cpu: oneDNN post-ops where built in, else composed from the ops
+     * above). Results equal the unfused sequence up to rounding, and like every op they are the
+     * same bits for any thread count. */
+    /* y = act(conv(x, w) + b): conv_forward and the act_forward that follows it in one pass; the
+     * output is what act_backward expects as y. */
+    void (*conv_forward_act)(ib_backend *be, void *plan, int batch, const float *x, const float *w,
+                             const float *b, ib_act act, float *y);
+    /* Forward only (evaluation): y = maxpool(act(conv(x, w) + b)) with pool over the conv output
+     * (pool->c == out_c); the full-size activations never leave the cache and no argmax is kept. */
+    void (*conv_act_pool_forward)(ib_backend *be, void *plan, int batch, const float *x, const float *w,
+                                  const float *b, ib_act act, const ib_pool_shape *pool, float *y);
+    /* y = act(x w^T + b) */
+    void (*fc_forward_act)(ib_backend *be, int batch, int in, int out, const float *x, const float *w,
+                           const float *b, ib_act act, float *y);
 };
 
 /* Backends by name: "cpu" (the fast path) and "ref" (plain loops that read like the maths).

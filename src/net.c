@@ -190,6 +190,15 @@ const float *ib_net_forward(ib_net *net, int batch, int training, uint64_t seed,
         ib_trace_push(L->fwd_range);
         switch (L->spec.kind) {
         case IB_L_CONV:
+            if (!net->stats && i + 1 < net->n_layers && net->layers[i + 1].spec.kind == IB_L_ACT) {
+                /* conv + bias + activation in one pass; the activation layer (in place) is done */
+                ib_layer *A = &net->layers[i + 1];
+                be->conv_forward_act(be, L->plan, batch, x, pparam(net, L->weight), pparam(net, L->bias), A->spec.act,
+                                     L->out);
+                ib_trace_pop();
+                i++;
+                continue;
+            }
             be->conv_forward(be, L->plan, batch, x, pparam(net, L->weight), pparam(net, L->bias), L->out);
             break;
         case IB_L_FC:
@@ -210,6 +219,56 @@ const float *ib_net_forward(ib_net *net, int batch, int training, uint64_t seed,
         if (net->stats) observe_forward(net, i, batch);
     }
     return net->layers[net->n_layers - 1].out;
+}
+
+/* Forward only (evaluation): conv + act + pool fused (the full-size activations stay in cache and
+ * no argmax is kept), fc + act fused, dropout the identity without a copy. The logits land in
+ * the last layer's output, as ib_net_forward leaves them. With statistics on, the plain path. */
+const float *ib_net_forward_eval(ib_net *net, int batch) {
+    if (net->stats) return ib_net_forward(net, batch, 0, 0, 0);
+    ib_backend *be = net->be;
+    const float *x = net->input;
+    const int n = net->n_layers;
+    for (int i = 0; i < n; i++) {
+        ib_layer *L = &net->layers[i];
+        ib_layer *A = i + 1 < n && net->layers[i + 1].spec.kind == IB_L_ACT ? &net->layers[i + 1] : NULL;
+        ib_layer *P = A && i + 2 < n && net->layers[i + 2].spec.kind == IB_L_POOL ? &net->layers[i + 2] : NULL;
+        ib_trace_push(L->fwd_range);
+        switch (L->spec.kind) {
+        case IB_L_CONV:
+            if (P) {
+                be->conv_act_pool_forward(be, L->plan, batch, x, pparam(net, L->weight), pparam(net, L->bias),
+                                          A->spec.act, &P->pool, P->out);
+                x = P->out, i += 2;
+            } else if (A) {
+                be->conv_forward_act(be, L->plan, batch, x, pparam(net, L->weight), pparam(net, L->bias), A->spec.act,
+                                     L->out);
+                x = L->out, i += 1;
+            } else {
+                be->conv_forward(be, L->plan, batch, x, pparam(net, L->weight), pparam(net, L->bias), L->out);
+                x = L->out;
+            }
+            break;
+        case IB_L_FC:
+            if (A) {
+                be->fc_forward_act(be, batch, (int)L->in_size, (int)L->out_size, x, pparam(net, L->weight),
+                                   pparam(net, L->bias), A->spec.act, L->out);
+                i += 1;
+            } else {
+                be->fc_forward(be, batch, (int)L->in_size, (int)L->out_size, x, pparam(net, L->weight),
+                               pparam(net, L->bias), L->out);
+            }
+            x = L->out;
+            break;
+        case IB_L_POOL: be->pool_forward(be, &L->pool, batch, x, L->out, L->argmax), x = L->out; break;
+        case IB_L_ACT: be->act_forward(be, L->spec.act, L->out_size * batch, x, L->out), x = L->out; break;
+        case IB_L_DROPOUT: /* identity at test time: no copy, unless the logits must land here */
+            if (i == n - 1) be->copy(be, L->out, x, L->out_size * batch * sizeof(float));
+            break;
+        }
+        ib_trace_pop();
+    }
+    return net->layers[n - 1].out;
 }
 
 void ib_net_loss(ib_net *net, int batch, int want_grad, double *loss_sum, int *correct) {

@@ -70,6 +70,9 @@ void ib_net_params_from_host(ib_net *net, const float *host);
 /* Forward over net->input; training enables dropout, whose masks are drawn from
  * (seed, stream (dropout, layer, step)). Returns the logits buffer. */
 const float *ib_net_forward(ib_net *net, int batch, int training, uint64_t seed, long step);
+/* Forward only, for evaluation (no dropout, nothing kept for backward): fused ops where the
+ * backend has them. The same logits as ib_net_forward(net, batch, 0, ...) up to rounding. */
+const float *ib_net_forward_eval(ib_net *net, int batch);
 /* Loss (summed over the batch) and correct count of the logits against net->labels; with
  * want_grad, also dL/dlogits of the mean loss into net->dlogits. */
 void ib_net_loss(ib_net *net, int batch, int want_grad, double *loss_sum, int *correct);

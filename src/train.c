@@ -197,7 +197,7 @@ void ib_trainer_evaluate(ib_trainer *t, double *accuracy, double *loss) {
         for (int b = 0; b < nb; b++) stage_image(&t->ds->test, i0 + b, t->host_x + (size_t)b * sz, &t->host_y[b]);
         t->be->upload(t->be, t->net.input, t->host_x, (size_t)nb * sz * sizeof(float));
         t->be->upload(t->be, t->net.labels, t->host_y, (size_t)nb * sizeof(int32_t));
-        ib_net_forward(&t->net, nb, 0, c->seed, 0);
+        ib_net_forward_eval(&t->net, nb);
         double ls;
         int r;
         ib_net_loss(&t->net, nb, 0, &ls, &r);

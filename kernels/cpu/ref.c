@@ -2,22 +2,30 @@
  * It is the oracle the fast backends are tested against, not a production path. */
 #include <math.h>
 #include <omp.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cpu_ops.h"
 #include "rng.h"
 
+/* 64-byte alignment for AVX-512 loads; zeroed as the interface promises. Through calloc, so
+ * that large buffers come as fresh zero pages from mmap and only the pages a run touches count
+ * in its resident memory (buffers sized for the evaluation batch are mostly untouched by
+ * training). The offset to calloc's pointer is kept in the 8 bytes before the aligned one. */
 void *ib_cpu_alloc(ib_backend *be, size_t count) {
     (void)be;
-    /* 64-byte alignment for AVX-512 loads; zeroed as the interface promises. */
     size_t bytes = ((count * sizeof(float)) + 63) & ~(size_t)63;
-    void *p = aligned_alloc(64, bytes ? bytes : 64);
-    if (!p) abort();
-    memset(p, 0, bytes ? bytes : 64);
+    char *raw = calloc(1, (bytes ? bytes : 64) + 64);
+    if (!raw) abort();
+    char *p = (char *)(((uintptr_t)raw + 64) & ~(uintptr_t)63);
+    ((size_t *)p)[-1] = (size_t)(p - raw);
     return p;
 }
-void ib_cpu_release(ib_backend *be, void *p) { (void)be; free(p); }
+void ib_cpu_release(ib_backend *be, void *p) {
+    (void)be;
+    if (p) free((char *)p - ((size_t *)p)[-1]);
+}
 void ib_cpu_copy(ib_backend *be, void *dst, const void *src, size_t bytes) {
     (void)be;
     if (dst != src && bytes) memcpy(dst, src, bytes);
@@ -429,6 +437,9 @@ void ib_cpu_fill_common(ib_backend *be, int threads) {
     be->softmax_xent = ib_ref_softmax_xent;
     be->optim_update = ib_ref_optim_update;
     be->tensor_stats = ib_ref_tensor_stats;
+    be->conv_forward_act = ib_cpu_conv_forward_act;
+    be->conv_act_pool_forward = ib_cpu_conv_act_pool_forward;
+    be->fc_forward_act = ib_cpu_fc_forward_act;
 }
 
 ib_backend *ib_backend_ref_create(int threads) {
@@ -443,4 +454,30 @@ ib_backend *ib_backend_ref_create(int threads) {
     be->fc_forward = ref_fc_forward;
     be->fc_backward = ref_fc_backward;
     return be;
+}
+
+/* ---- fused forward ops, composed from the backend's own ops (reference and SGEMM paths) ---- */
+void ib_cpu_conv_forward_act(ib_backend *be, void *plan, int batch, const float *x, const float *w, const float *b,
+                             ib_act act, float *y) {
+    const ib_conv_shape *s = plan; /* every CPU plan begins with its shape */
+    be->conv_forward(be, plan, batch, x, w, b, y);
+    be->act_forward(be, act, (size_t)batch * s->out_c * s->h * s->w, y, y);
+}
+
+void ib_cpu_conv_act_pool_forward(ib_backend *be, void *plan, int batch, const float *x, const float *w,
+                                  const float *b, ib_act act, const ib_pool_shape *pool, float *y) {
+    const ib_conv_shape *s = plan;
+    const size_t n = (size_t)batch * s->out_c * s->h * s->w;
+    float *tmp = ib_cpu_alloc(be, n); /* not a production path: allocates per call */
+    int32_t *am = ib_cpu_alloc(be, (size_t)batch * pool->c * pool->out_h * pool->out_w);
+    be->conv_forward(be, plan, batch, x, w, b, tmp);
+    be->act_forward(be, act, n, tmp, tmp);
+    be->pool_forward(be, pool, batch, tmp, y, am);
+    ib_cpu_release(be, tmp), ib_cpu_release(be, am);
+}
+
+void ib_cpu_fc_forward_act(ib_backend *be, int batch, int in, int out, const float *x, const float *w,
+                           const float *b, ib_act act, float *y) {
+    be->fc_forward(be, batch, in, out, x, w, b, y);
+    be->act_forward(be, act, (size_t)batch * out, y, y);
 }
