@@ -80,7 +80,7 @@ int ib_train_flags(ib_train_config *c, ib_flag *flags) {
         F_LONG("train-offset", &c->train_offset, 0, 1e8, "N", "first training image used (default 5000, TF's split)"),
         F_LONG("train-size", &c->train_size, 1, 1e8, "N", "training images used (default 55000)"),
         F_LONG("test-size", &c->test_size, 1, 1e8, "N", "test images evaluated (default 10000: all)"),
-        F_CHOICE("backend", &c->backend, "cpu|ref", "compute backend (default cpu)"),
+        F_CHOICE("backend", &c->backend, "cpu|ref|cuda", "compute backend (default cpu)"),
         F_INT("threads", &c->threads, 0, 4096, "T", "threads (default 0: $SLURM_CPUS_PER_TASK or all cores)"),
         F_LONG("checkpoint-every", &c->checkpoint_every, 0, 1e9, "K",
                "write a resumable checkpoint every K steps (default 1000; 0 = only when signalled)"),

@@ -1,0 +1,27 @@
+# CUDA backend tests. CI has no GPU: test_cuda then prints "skip: <reason>" and exits 77.
+# The Philox and index-scheme checks run on the CPU in every build.
+add_executable(test_philox ${CMAKE_CURRENT_SOURCE_DIR}/test_philox.c)
+target_link_libraries(test_philox PRIVATE initbench_core)
+if(IB_HAVE_CUDA) # the nvcc-compiled host copy of Philox is compared too
+  target_link_libraries(test_philox PRIVATE ib_cuda_kernels)
+endif()
+add_test(NAME cuda_philox_cpu COMMAND test_philox)
+# The index schemes (pooling gather, even-k SAME through symmetric padding) against ref, on the CPU.
+add_executable(test_cuda_math ${CMAKE_CURRENT_SOURCE_DIR}/test_cuda_math.c)
+target_link_libraries(test_cuda_math PRIVATE initbench_core)
+add_test(NAME cuda_index_math_cpu COMMAND test_cuda_math)
+
+if(IB_HAVE_CUDA)
+  add_executable(test_cuda ${CMAKE_CURRENT_SOURCE_DIR}/test_cuda.c)
+  # the backend comes from the module; the test also calls a device Philox kernel directly
+  target_link_libraries(test_cuda PRIVATE initbench_core ib_cuda_kernels CUDA::cudart)
+  add_test(NAME cuda_parity COMMAND test_cuda)
+  set_tests_properties(cuda_parity PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 300)
+  add_test(NAME cuda_cli_no_gpu COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/test_cuda_cli.sh $<TARGET_FILE:initbench>
+           "initbench: --backend: cuda: (no usable NVIDIA driver|no CUDA device|the CUDA runtime failed)"
+           $<TARGET_FILE:test_cuda>)
+else()
+  add_test(NAME cuda_cli_no_gpu COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/test_cuda_cli.sh $<TARGET_FILE:initbench>
+           "initbench: --backend: cuda: this initbench was built without CUDA")
+endif()
+set_tests_properties(cuda_cli_no_gpu PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 120)
