@@ -8,15 +8,6 @@
 #include <string.h>
 #include <sys/stat.h>
 
-/* snprintf whose truncation is intended (messages, labels): keeps -Wformat-truncation quiet */
-static int xsnprintf(char *buf, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int xsnprintf(char *buf, size_t n, const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    int r = vsnprintf(buf, n, fmt, ap);
-    va_end(ap);
-    return r;
-}
 
 const char *const ib_run_status_names[IB_RUN_NSTATUS] = {"complete", "diverged",    "failed",
                                                          "interrupted", "running", "missing"};
@@ -105,12 +96,12 @@ static int header_index(char **f, int *len, int n, const char *name) {
 /* ---- one run ---- */
 
 static void set_reason(ib_run *r, const char *fmt, const char *a) {
-    if (!r->reason[0]) xsnprintf(r->reason, sizeof r->reason, fmt, a);
+    if (!r->reason[0]) ib_snprintf(r->reason, sizeof r->reason, fmt, a);
 }
 
 static void load_curve(ib_run *r, double stuck_below, const double *thr) {
     char path[4300];
-    xsnprintf(path, sizeof path, "%s/curve.csv", r->path);
+    ib_snprintf(path, sizeof path, "%s/curve.csv", r->path);
     uint8_t *data;
     size_t len;
     ib_err e;
@@ -178,7 +169,7 @@ static int layer_of(run_layers *L, const char *s, int len) {
 
 static void load_stats(ib_run *r, run_layers *L) {
     char path[4300];
-    xsnprintf(path, sizeof path, "%s/stats.csv", r->path);
+    ib_snprintf(path, sizeof path, "%s/stats.csv", r->path);
     uint8_t *data;
     size_t len;
     ib_err e;
@@ -298,7 +289,7 @@ static ib_run_status status_from(const char *s) {
 
 static void load_run(const char *sweep_dir, ib_run *r, double stuck_below, const double *thr, run_layers *L) {
     char path[4300];
-    xsnprintf(path, sizeof path, "%s/run.json", r->path);
+    ib_snprintf(path, sizeof path, "%s/run.json", r->path);
     uint8_t *data;
     size_t len;
     ib_err e;
@@ -327,7 +318,7 @@ static void load_run(const char *sweep_dir, ib_run *r, double stuck_below, const
     }
     /* The sweep's own record says more about runs that never wrote (or never finished) run.json. */
     if (r->status == IB_RUN_MISSING || r->status == IB_RUN_RUNNING) {
-        xsnprintf(path, sizeof path, "%s/tasks/%04d.json", sweep_dir, r->index);
+        ib_snprintf(path, sizeof path, "%s/tasks/%04d.json", sweep_dir, r->index);
         if (ib_read_file(path, &data, &len, &e) == 0) {
             cJSON *j = cJSON_ParseWithLength((const char *)data, len);
             free(data);
@@ -500,7 +491,7 @@ static void remap_stats(const ib_sweep_agg *s, ib_run *r, const run_layers *L) {
 int ib_sweep_load(const char *dir, double stuck_below, ib_sweep_agg *s, ib_err *err) {
     double t0 = ib_now();
     memset(s, 0, sizeof *s);
-    xsnprintf(s->dir, sizeof s->dir, "%s", dir);
+    ib_snprintf(s->dir, sizeof s->dir, "%s", dir);
     size_t dl = strlen(s->dir);
     while (dl > 1 && s->dir[dl - 1] == '/') s->dir[--dl] = 0;
     s->thresholds[0] = 0.90;
@@ -511,7 +502,7 @@ int ib_sweep_load(const char *dir, double stuck_below, ib_sweep_agg *s, ib_err *
     if (stat(dir, &sb) || !S_ISDIR(sb.st_mode))
         return ib_fail(err, IB_EXIT_USAGE, "%s: not a directory (expected a sweep directory holding sweep.json)", dir);
     char path[4300];
-    xsnprintf(path, sizeof path, "%s/sweep.json", s->dir);
+    ib_snprintf(path, sizeof path, "%s/sweep.json", s->dir);
     uint8_t *data;
     size_t len;
     if (ib_read_file(path, &data, &len, err))
@@ -527,15 +518,15 @@ int ib_sweep_load(const char *dir, double stuck_below, ib_sweep_agg *s, ib_err *
     const cJSON *cfg = cJSON_GetObjectItemCaseSensitive(m, "config");
     const cJSON *opt = cfg ? cJSON_GetObjectItemCaseSensitive(cfg, "optimizer") : NULL;
     const cJSON *init = cfg ? cJSON_GetObjectItemCaseSensitive(cfg, "init") : NULL;
-    xsnprintf(s->preset, sizeof s->preset, "%s", json_str(m, "preset", "?"));
-    xsnprintf(s->optimizer, sizeof s->optimizer, "%s", json_str(opt, "name", "?"));
-    xsnprintf(s->net, sizeof s->net, "%s", json_str(cfg, "net", "?"));
-    xsnprintf(s->net_given, sizeof s->net_given, "%s", json_str(cfg, "net_given", s->net));
-    xsnprintf(s->init_scheme, sizeof s->init_scheme, "%s", json_str(init, "scheme", "?"));
+    ib_snprintf(s->preset, sizeof s->preset, "%s", json_str(m, "preset", "?"));
+    ib_snprintf(s->optimizer, sizeof s->optimizer, "%s", json_str(opt, "name", "?"));
+    ib_snprintf(s->net, sizeof s->net, "%s", json_str(cfg, "net", "?"));
+    ib_snprintf(s->net_given, sizeof s->net_given, "%s", json_str(cfg, "net_given", s->net));
+    ib_snprintf(s->init_scheme, sizeof s->init_scheme, "%s", json_str(init, "scheme", "?"));
     s->lr = json_num(opt, "lr", NAN);
     s->eps = json_num(opt, "eps", NAN);
     s->steps = (long long)json_num(cfg, "steps", -1);
-    xsnprintf(s->label, sizeof s->label, "%s, %s (%s)", s->optimizer, s->net_given, s->preset);
+    ib_snprintf(s->label, sizeof s->label, "%s, %s (%s)", s->optimizer, s->net_given, s->preset);
 
     int n = cJSON_GetArraySize(tasks);
     s->n_runs = n;
@@ -547,16 +538,16 @@ int ib_sweep_load(const char *dir, double stuck_below, ib_sweep_agg *s, ib_err *
         r->index = (int)json_num(t, "index", i);
         r->stddev = json_num(t, "stddev", NAN);
         r->repeat = (int)json_num(t, "repeat", 0);
-        xsnprintf(r->seed, sizeof r->seed, "%s", json_str(t, "seed", "?"));
+        ib_snprintf(r->seed, sizeof r->seed, "%s", json_str(t, "seed", "?"));
         const char *rel = json_str(t, "dir", NULL);
         if (!rel || isnan(r->stddev)) {
             cJSON_Delete(m);
             ib_sweep_free(s);
             return ib_fail(err, IB_EXIT_USAGE, "%s: task %d has no \"dir\" or \"stddev\"", path, i);
         }
-        xsnprintf(r->rel, sizeof r->rel, "%s", rel);
-        if (rel[0] == '/') xsnprintf(r->path, sizeof r->path, "%s", rel);
-        else xsnprintf(r->path, sizeof r->path, "%s/%s", s->dir, rel);
+        ib_snprintf(r->rel, sizeof r->rel, "%s", rel);
+        if (rel[0] == '/') ib_snprintf(r->path, sizeof r->path, "%s", rel);
+        else ib_snprintf(r->path, sizeof r->path, "%s/%s", s->dir, rel);
         i++;
     }
     cJSON_Delete(m);
@@ -569,7 +560,7 @@ int ib_sweep_load(const char *dir, double stuck_below, ib_sweep_agg *s, ib_err *
         for (int l = 0; l < layers[k].n; l++) {
             int found = 0;
             for (int q = 0; q < s->n_layers; q++) found |= !strcmp(s->layer[q], layers[k].name[l]);
-            if (!found && s->n_layers < IB_AGG_MAX_LAYERS) xsnprintf(s->layer[s->n_layers++], 32, "%s", layers[k].name[l]);
+            if (!found && s->n_layers < IB_AGG_MAX_LAYERS) ib_snprintf(s->layer[s->n_layers++], 32, "%s", layers[k].name[l]);
         }
 #pragma omp parallel for schedule(dynamic, 16)
     for (int k = 0; k < n; k++) remap_stats(s, &s->runs[k], &layers[k]);

@@ -18,15 +18,6 @@
 #include "aggregate.h"
 #include "cli.h"
 
-/* snprintf whose truncation is intended (messages, labels): keeps -Wformat-truncation quiet */
-static int xsnprintf(char *buf, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int xsnprintf(char *buf, size_t n, const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    int r = vsnprintf(buf, n, fmt, ap);
-    va_end(ap);
-    return r;
-}
 
 extern char **environ;
 
@@ -105,7 +96,7 @@ static const char *G(double v) {
     static int next;
     char *buf = ring[next++ & 63];
     if (isnan(v)) return strcpy(buf, "n/a");
-    xsnprintf(buf, 32, "%.3g", v);
+    ib_snprintf(buf, 32, "%.3g", v);
     return buf;
 }
 /* numbers for tables: full precision, empty for NAN */
@@ -116,7 +107,7 @@ static void sb_num(sbuf *b, double v) {
 
 static int write_sb(const char *dir, const char *name, const sbuf *b, ib_err *err) {
     char path[4600];
-    xsnprintf(path, sizeof path, "%s/%s", dir, name);
+    ib_snprintf(path, sizeof path, "%s/%s", dir, name);
     return ib_write_file_atomic(path, b->p ? b->p : "", b->len, err);
 }
 
@@ -141,7 +132,7 @@ static verdict make_verdict(const ib_sweep_agg *s, const ib_group *g) {
     verdict v = {V_UNKNOWN, NAN, NAN, NAN, NAN, NAN, ""};
     const int L = s->n_layers, k = step0_index(g);
     if (k < 0 || L < 2) {
-        xsnprintf(v.why, sizeof v.why, "no step-0 statistics (stats.csv) in any run of this stddev");
+        ib_snprintf(v.why, sizeof v.why, "no step-0 statistics (stats.csv) in any run of this stddev");
         return v;
     }
     v.grad_ratio = ib_group_stat(s, g, k, 0, IB_F_WG_L2) / ib_group_stat(s, g, k, L - 1, IB_F_WG_L2);
@@ -157,19 +148,19 @@ static verdict make_verdict(const ib_sweep_agg *s, const ib_group *g) {
     if (v.nonfinite > 0 || v.grad_ratio > EXPLODE_GRAD_RATIO || v.act_ratio > ACT_BLOWUP_RATIO ||
         v.logit_max > LOGIT_EXPLODE) {
         v.kind = V_EXPLODING;
-        xsnprintf(v.why, sizeof v.why, "%s%s%s%s",
+        ib_snprintf(v.why, sizeof v.why, "%s%s%s%s",
                  v.nonfinite > 0 ? "non-finite values; " : "",
                  v.grad_ratio > EXPLODE_GRAD_RATIO ? "first/last gradient ratio > 1e2; " : "",
                  v.act_ratio > ACT_BLOWUP_RATIO ? "activation std grows > 1e2 across layers; " : "",
                  v.logit_max > LOGIT_EXPLODE ? "max |logit| > 1e3 (softmax saturated); " : "");
     } else if (v.grad_ratio < VANISH_GRAD_RATIO || v.act_ratio < ACT_COLLAPSE_RATIO) {
         v.kind = V_VANISHING;
-        xsnprintf(v.why, sizeof v.why, "%s%s",
+        ib_snprintf(v.why, sizeof v.why, "%s%s",
                  v.grad_ratio < VANISH_GRAD_RATIO ? "first/last gradient ratio < 1e-2; " : "",
                  v.act_ratio < ACT_COLLAPSE_RATIO ? "activation std collapses < 1e-2 across layers; " : "");
     } else {
         v.kind = V_HEALTHY;
-        xsnprintf(v.why, sizeof v.why, "gradient ratio %s, activation ratio %s within [1e-2, 1e2], max |logit| %s <= 1e3; ",
+        ib_snprintf(v.why, sizeof v.why, "gradient ratio %s, activation ratio %s within [1e-2, 1e2], max |logit| %s <= 1e3; ",
                  G(v.grad_ratio), G(v.act_ratio), G(v.logit_max));
     }
     size_t n = strlen(v.why);
@@ -357,7 +348,7 @@ static void svg_inline(sbuf *html, const char *svg, int n) {
     const char *p = strstr(svg, "<svg");
     if (!p) return;
     char pre[32];
-    xsnprintf(pre, sizeof pre, "p%d_", n);
+    ib_snprintf(pre, sizeof pre, "p%d_", n);
     static const char *const pats[] = {"id='", "id=\"", "url(#", "href='#", "href=\"#"};
     while (*p) {
         int hit = -1;
@@ -404,10 +395,10 @@ static void figure(plotter *P, sbuf *html, const char *name, const char *caption
         goto caption;
     }
     char dat[4600], script[4600], svg[4600], log[4600];
-    xsnprintf(dat, sizeof dat, "%s/%s.dat", P->tmp, name);
-    xsnprintf(svg, sizeof svg, "%s/%s.svg", P->tmp, name);
-    xsnprintf(log, sizeof log, "%s/%s.log", P->tmp, name);
-    xsnprintf(script, sizeof script, "%s/%s.gp", P->tmp, name);
+    ib_snprintf(dat, sizeof dat, "%s/%s.dat", P->tmp, name);
+    ib_snprintf(svg, sizeof svg, "%s/%s.svg", P->tmp, name);
+    ib_snprintf(log, sizeof log, "%s/%s.log", P->tmp, name);
+    ib_snprintf(script, sizeof script, "%s/%s.gp", P->tmp, name);
     ib_err e;
     FILE *fp;
     if (ib_write_file_atomic(dat, data->p ? data->p : "", data->len, &e) || !(fp = fopen(script, "w"))) {
@@ -450,9 +441,9 @@ static void figure(plotter *P, sbuf *html, const char *name, const char *caption
     free(text);
     if (P->format) {
         char from[4600], dir[4600], to[4700];
-        xsnprintf(from, sizeof from, "%s/%s.%s", P->tmp, name, P->format);
-        xsnprintf(dir, sizeof dir, "%s/figures", P->out);
-        xsnprintf(to, sizeof to, "%s/%s.%s", dir, name, P->format);
+        ib_snprintf(from, sizeof from, "%s/%s.%s", P->tmp, name, P->format);
+        ib_snprintf(dir, sizeof dir, "%s/figures", P->out);
+        ib_snprintf(to, sizeof to, "%s/%s.%s", dir, name, P->format);
         if (ib_mkdir_p(dir, &e) == 0) rename(from, to);
     }
 caption:
@@ -461,7 +452,7 @@ caption:
     sb_puts(html, "</figcaption></figure>\n");
 }
 
-static void wlabel(char *buf, size_t n, double w) { xsnprintf(buf, n, "w = %g", w); }
+static void wlabel(char *buf, size_t n, double w) { ib_snprintf(buf, n, "w = %g", w); }
 
 /* ---- figures of one sweep ---- */
 
@@ -490,7 +481,7 @@ static void fig_learning(plotter *P, sbuf *html, const ib_sweep_agg *s, int si) 
         blocks++;
     }
     if (blocks) {
-        xsnprintf(name, sizeof name, "s%d_original", si);
+        ib_snprintf(name, sizeof name, "s%d_original", si);
         sb_printf(&body, "set xlabel 'step'\nset ylabel 'mean test accuracy'\nset yrange [0.9:1]\nset key bottom right\n%s\n",
                   plot_o.p);
         double best = -1;
@@ -498,13 +489,13 @@ static void fig_learning(plotter *P, sbuf *html, const ib_sweep_agg *s, int si) 
             for (int q = 0; q < s->groups[gi].n_points; q++)
                 if (s->groups[gi].mean[q] > best) best = s->groups[gi].mean[q];
         char cap[400];
-        xsnprintf(cap, sizeof cap,
+        ib_snprintf(cap, sizeof cap,
                   "The original figure: mean test accuracy over repeats per stddev, y from 0.9 to 1 (a curve below 0.9 "
                   "does not show here; see the full-range figure).%s",
                   best < 0.9 ? " No mean curve of this sweep reaches 0.9, so this figure is empty." : "");
         figure(P, html, name, cap, 760, 420, &d, body.p);
         body.len = 0;
-        xsnprintf(name, sizeof name, "s%d_curves_full", si);
+        ib_snprintf(name, sizeof name, "s%d_curves_full", si);
         sb_printf(&body, "set xlabel 'step'\nset ylabel 'test accuracy'\nset yrange [0:1]\nset key bottom right\n%s\n",
                   plot_f.p);
         figure(P, html, name, "Full range: mean test accuracy with a band of +/- one std over repeats.", 760, 420, &d,
@@ -538,7 +529,7 @@ static void fig_learning(plotter *P, sbuf *html, const ib_sweep_agg *s, int si) 
         }
     }
     if (blocks) {
-        xsnprintf(name, sizeof name, "s%d_per_repeat", si);
+        ib_snprintf(name, sizeof name, "s%d_per_repeat", si);
         sb_printf(&body, "set xlabel 'step'\nset ylabel 'test accuracy'\nset yrange [0:1]\nset key bottom right\n%s\n",
                   plot_o.p);
         figure(P, html, name,
@@ -556,7 +547,7 @@ static void fig_learning(plotter *P, sbuf *html, const ib_sweep_agg *s, int si) 
         pts++;
     }
     if (pts) {
-        xsnprintf(name, sizeof name, "s%d_final", si);
+        ib_snprintf(name, sizeof name, "s%d_final", si);
         sb_printf(&body, "set logscale x\nset format x '10^{%%L}'\nset xlabel 'weight init stddev w'\n"
                          "set ylabel 'final test accuracy'\nset yrange [0:1.02]\nset offsets graph 0.05, graph 0.05, 0, 0\n"
                          "set key bottom left\n"
@@ -625,11 +616,11 @@ static void fig_flow(plotter *P, sbuf *html, const ib_sweep_agg *s, int si) {
         }
     }
     if (blocks) {
-        xsnprintf(name, sizeof name, "s%d_grad_step0", si);
+        ib_snprintf(name, sizeof name, "s%d_grad_step0", si);
         sb_printf(&body, "set logscale xy\nset format x '10^{%%L}'\nset format y '10^{%%L}'\nset xlabel 'weight init stddev w'\n"
                          "set ylabel 'step-0 weight-gradient L2'\nset key outside right\n%s\n", pl.p);
         char cap[512];
-        xsnprintf(cap, sizeof cap,
+        ib_snprintf(cap, sizeof cap,
                  "Step-0 weight-gradient norm per layer against the stddev (mean over repeats), with the small-w "
                  "prediction of signal propagation drawn dashed, anchored at the smallest w (%s): layer l of L gets "
                  "one weight factor per layer above it, times its input (the image for the first layer, a %s activation above).",
@@ -663,7 +654,7 @@ static void fig_flow(plotter *P, sbuf *html, const ib_sweep_agg *s, int si) {
                 }
                 sb_puts(&d, "\n");
             }
-            xsnprintf(name, sizeof name, "s%d_heat%d", si, gi);
+            ib_snprintf(name, sizeof name, "s%d_heat%d", si, gi);
             wlabel(lab, sizeof lab, g->stddev);
             sb_printf(&body, "set title '%s'\nset xlabel 'step'\nset cbrange [%.4g:%.4g]\nset cblabel 'log_{10} weight-grad L2'\n"
                              "set palette rgbformulae 33,13,10\nset xrange [-0.5:%d.5]\nset yrange [-0.5:%d.5]\n",
@@ -703,7 +694,7 @@ static void fig_flow(plotter *P, sbuf *html, const ib_sweep_agg *s, int si) {
         blocks++;
     }
     if (blocks) {
-        xsnprintf(name, sizeof name, "s%d_act_std", si);
+        ib_snprintf(name, sizeof name, "s%d_act_std", si);
         sb_printf(&body, "set logscale y\nset format y '10^{%%L}'\nset xlabel 'layer (its output after the nonlinearity)'\n"
                          "set ylabel 'activation std, step 0'\nset key outside right\nset xrange [-0.2:%d.2]\n",
                   L - 1);
@@ -739,7 +730,7 @@ static void fig_flow(plotter *P, sbuf *html, const ib_sweep_agg *s, int si) {
         sb_printf(&pl, ", DAT index %d using 1:2 with lines lc rgb '#000000' dt 2 lw 1.5 title 'lr / (0.88 w)'", blocks);
     }
     if (blocks) {
-        xsnprintf(name, sizeof name, "s%d_update_ratio", si);
+        ib_snprintf(name, sizeof name, "s%d_update_ratio", si);
         sb_printf(&body, "set logscale xy\nset format x '10^{%%L}'\nset format y '10^{%%L}'\nset xlabel 'weight init stddev w'\n"
                          "set ylabel '||update|| / ||weight||, first step'\nset key outside right\n%s\n", pl.p);
         figure(P, html, name,
@@ -787,7 +778,7 @@ static void fig_flow(plotter *P, sbuf *html, const ib_sweep_agg *s, int si) {
         }
         sb_puts(&body, "unset multiplot\n");
         if (any_all) {
-            xsnprintf(name, sizeof name, "s%d_below_eps", si);
+            ib_snprintf(name, sizeof name, "s%d_below_eps", si);
             figure(P, html, name,
                    "Fraction of each layer's weights whose Adam sqrt(v) is below epsilon, over time (mean over repeats): "
                    "there the step is about lr * m / eps, no longer normalised.", 900, 300 * rows, &d, body.p);
@@ -821,7 +812,7 @@ static claim *claim_new(claims *C) {
     return c;
 }
 
-#define CAT(buf, ...) xsnprintf((buf) + strlen(buf), sizeof(buf) - strlen(buf), __VA_ARGS__)
+#define CAT(buf, ...) ib_snprintf((buf) + strlen(buf), sizeof(buf) - strlen(buf), __VA_ARGS__)
 
 static const ib_group *first_step0(const ib_sweep_agg *s, int from_end) {
     for (int i = 0; i < s->n_groups; i++) {
@@ -833,7 +824,7 @@ static const ib_group *first_step0(const ib_sweep_agg *s, int from_end) {
 
 /* "runs/0003-w0.001-r0 of SWEEP" */
 static void cite(char *buf, size_t n, const ib_sweep_agg *s, const ib_run *r) {
-    xsnprintf(buf, n, "%s/%s", s->dir, r ? r->rel : "?");
+    ib_snprintf(buf, n, "%s/%s", s->dir, r ? r->rel : "?");
 }
 
 static double run_stat0(const ib_sweep_agg *s, const ib_run *r, int l, int f) {
@@ -847,9 +838,9 @@ static void answer(const ib_sweep_agg *S, int nS, int si, claims *C) {
     const ib_group *lo = first_step0(s, 0), *hi = first_step0(s, 1);
     if (!lo || L < 2) {
         claim *k = claim_new(C);
-        xsnprintf(k->text, sizeof k->text,
+        ib_snprintf(k->text, sizeof k->text,
                  "No gradient-flow answer for this sweep: no run has step-0 statistics (stats.csv) yet.");
-        xsnprintf(k->evidence, sizeof k->evidence, "%d runs listed in %s/sweep.json; rerun with --stats-every > 0.",
+        ib_snprintf(k->evidence, sizeof k->evidence, "%d runs listed in %s/sweep.json; rerun with --stats-every > 0.",
                  s->n_runs, s->dir);
         return;
     }
@@ -860,13 +851,13 @@ static void answer(const ib_sweep_agg *S, int nS, int si, claims *C) {
         verdict vl = make_verdict(s, lo), vh = make_verdict(s, hi);
         const ib_run *rl = cite_run(s, lo);
         cite(where, sizeof where, s, rl);
-        xsnprintf(k->text, sizeof k->text,
+        ib_snprintf(k->text, sizeof k->text,
                  "At w = %g the first layer's (%s) step-0 weight gradient is %s times the last layer's (%s): a factor "
                  "%s per layer over %d layer steps (verdict: %s). At w = %g the ratio is %s (factor %s per layer; "
                  "verdict: %s).",
                  lo->stddev, first, G(vl.grad_ratio), last, G(vl.per_layer), L - 1, verdict_names[vl.kind],
                  hi->stddev, G(vh.grad_ratio), G(vh.per_layer), verdict_names[vh.kind]);
-        xsnprintf(k->evidence, sizeof k->evidence,
+        ib_snprintf(k->evidence, sizeof k->evidence,
                  "stats.csv, step 0, weight_grad l2, mean over %d runs: %s %s, %s %s at w = %g; run %s: %s %s, %s %s. "
                  "Ratio per stddev:",
                  lo->stats_n[0], first, G(ib_group_stat(s, lo, 0, 0, IB_F_WG_L2)), last,
@@ -891,18 +882,18 @@ static void answer(const ib_sweep_agg *S, int nS, int si, claims *C) {
         double pred = predicted_exponent(0, L, sweep_bias_is_w(s)) - predicted_exponent(L - 1, L, sweep_bias_is_w(s));
         if (m >= 2 && m * sxx - sx * sx > 0) {
             double slope = (m * sxy - sx * sy) / (m * sxx - sx * sx);
-            xsnprintf(k2->text, sizeof k2->text,
+            ib_snprintf(k2->text, sizeof k2->text,
                      "Over w <= 0.01 the %s/%s ratio scales as w^%.2f; signal propagation predicts w^%g for this "
                      "%d-layer net with bias %s (theory.md: ratio ~ w^2 for the original).",
                      first, last, slope, pred, L, sweep_bias_is_w(s) ? "= w" : "!= w");
-            xsnprintf(k2->evidence, sizeof k2->evidence,
+            ib_snprintf(k2->evidence, sizeof k2->evidence,
                      "least-squares slope of log10(ratio) on log10(w) over %d stddevs <= 0.01 (step-0 stats, "
                      "verdicts.csv column grad_ratio_first_last).", m);
         } else {
-            xsnprintf(k2->text, sizeof k2->text,
+            ib_snprintf(k2->text, sizeof k2->text,
                      "The scaling of the %s/%s ratio with w (predicted w^%g) cannot be fitted here: fewer than two "
                      "stddevs <= 0.01 have step-0 statistics.", first, last, pred);
-            xsnprintf(k2->evidence, sizeof k2->evidence, "%d such stddevs in %s.", m, s->dir);
+            ib_snprintf(k2->evidence, sizeof k2->evidence, "%d such stddevs in %s.", m, s->dir);
         }
     }
     /* 2. does training work anyway? */
@@ -920,18 +911,18 @@ static void answer(const ib_sweep_agg *S, int nS, int si, claims *C) {
             else CAT(bad, " w = %g (%d of %d reached 0.90, %d stuck);", g->stddev, g->n_reach[0], g->n_final, g->n_stuck);
         }
         if (tot == 0) {
-            xsnprintf(k->text, sizeof k->text, "No run of this sweep is complete yet: whether training works is not known.");
+            ib_snprintf(k->text, sizeof k->text, "No run of this sweep is complete yet: whether training works is not known.");
         } else if (ok == tot) {
-            xsnprintf(k->text, sizeof k->text,
+            ib_snprintf(k->text, sizeof k->text,
                      "Training works anyway: at all %d stddevs every complete run (%d in all) reached 90%% test "
                      "accuracy, and none is stuck at chance.", tot, nf);
         } else {
-            xsnprintf(k->text, sizeof k->text,
+            ib_snprintf(k->text, sizeof k->text,
                       "By the last step (%lld), %d of %d stddevs have every complete run above 90%% test accuracy; not "
                       "at%s %d run(s) stuck at chance (final accuracy < %g) in all.",
                       s->steps, ok, tot, bad, stuck, s->stuck_below);
         }
-        xsnprintf(k->evidence, sizeof k->evidence, "curve.csv, final test accuracy mean +/- std (min; steps to 0.90):");
+        ib_snprintf(k->evidence, sizeof k->evidence, "curve.csv, final test accuracy mean +/- std (min; steps to 0.90):");
         if (s->steps > 0 && s->steps < 10000)
             CAT(k->text, " (This sweep ran %lld steps; the original protocol runs 10000.)", s->steps);
         for (int gi = 0; gi < s->n_groups; gi++) {
@@ -949,7 +940,7 @@ static void answer(const ib_sweep_agg *S, int nS, int si, claims *C) {
         const ib_group *n_lo = NULL, *n_hi = NULL;
         char bound[600] = "";
         claim *k = claim_new(C);
-        xsnprintf(k->evidence, sizeof k->evidence, "stats.csv step 0, %s, mean over repeats (weight_grad rms; update "
+        ib_snprintf(k->evidence, sizeof k->evidence, "stats.csv step 0, %s, mean over repeats (weight_grad rms; update "
                   "rms in units of lr = %g; frac_sqrt_v_below_eps):", first, s->lr);
         for (int gi = 0; gi < s->n_groups; gi++) {
             const ib_group *g = &s->groups[gi];
@@ -966,7 +957,7 @@ static void answer(const ib_sweep_agg *S, int nS, int si, claims *C) {
         }
         if (n_lo && n_hi != n_lo) {
             double gl = ib_group_stat(s, n_lo, 0, 0, IB_F_WG_RMS), gh = ib_group_stat(s, n_hi, 0, 0, IB_F_WG_RMS);
-            xsnprintf(k->text, sizeof k->text,
+            ib_snprintf(k->text, sizeof k->text,
                       "Where epsilon does not bind, %s's per-parameter normalisation makes the step independent of the "
                       "gradient's scale: %s's step-0 weight-gradient RMS is %s times smaller at w = %g than at w = %g, "
                       "yet its first update RMS is %s lr and %s lr.",
@@ -974,10 +965,10 @@ static void answer(const ib_sweep_agg *S, int nS, int si, claims *C) {
                       G(ib_group_stat(s, n_lo, 0, 0, IB_F_UPD_RMS) / s->lr),
                       G(ib_group_stat(s, n_hi, 0, 0, IB_F_UPD_RMS) / s->lr));
         } else if (n_lo) {
-            xsnprintf(k->text, sizeof k->text, "At w = %g, where epsilon does not bind, %s's first update RMS is %s lr: "
+            ib_snprintf(k->text, sizeof k->text, "At w = %g, where epsilon does not bind, %s's first update RMS is %s lr: "
                       "normalised.", n_lo->stddev, first, G(ib_group_stat(s, n_lo, 0, 0, IB_F_UPD_RMS) / s->lr));
         } else {
-            xsnprintf(k->text, sizeof k->text, "Epsilon binds for %s at every stddev with step-0 statistics: the "
+            ib_snprintf(k->text, sizeof k->text, "Epsilon binds for %s at every stddev with step-0 statistics: the "
                       "normalisation is not seen at the first step.", first);
         }
         if (bound[0])
@@ -997,7 +988,7 @@ static void answer(const ib_sweep_agg *S, int nS, int si, claims *C) {
         /* relative update against lr / (0.88 w) */
         claim *k2 = claim_new(C);
         char match[500] = "", shortfall[500] = "";
-        xsnprintf(k2->evidence, sizeof k2->evidence, "stats.csv step 0, %s update update_ratio, mean over repeats "
+        ib_snprintf(k2->evidence, sizeof k2->evidence, "stats.csv step 0, %s update update_ratio, mean over repeats "
                   "(measured vs lr / (0.8796 w)):", first);
         for (int gi = 0; gi < s->n_groups; gi++) {
             const ib_group *g = &s->groups[gi];
@@ -1007,7 +998,7 @@ static void answer(const ib_sweep_agg *S, int nS, int si, claims *C) {
             if (m > p / 2 && m < p * 2) CAT(match, "%s %g", match[0] ? "," : "", g->stddev);
             else CAT(shortfall, "%s w = %g (%s vs %s)", shortfall[0] ? "," : "", g->stddev, G(m), G(p));
         }
-        xsnprintf(k2->text, sizeof k2->text,
+        ib_snprintf(k2->text, sizeof k2->text,
                   "Relative to the weights, a normalised first step is lr / (0.88 w): about 1 for w = 1e-4, so small "
                   "weights are rewritten within a few steps and their init scale is soon forgotten, and 1e-4 for w = 1, "
                   "so large weights move slowly. Measured ratio within a factor 2 of it at w =%s%s%s.",
@@ -1018,7 +1009,7 @@ static void answer(const ib_sweep_agg *S, int nS, int si, claims *C) {
         claim *k3 = claim_new(C);
         char first_b[700] = "", last_b[700] = "";
         int any = 0;
-        xsnprintf(k3->evidence, sizeof k3->evidence, "stats.csv update rows, frac_sqrt_v_below_eps, mean over repeats, "
+        ib_snprintf(k3->evidence, sizeof k3->evidence, "stats.csv update rows, frac_sqrt_v_below_eps, mean over repeats, "
                   "largest over the layers (step 0 / last recorded step):");
         for (int gi = 0; gi < s->n_groups; gi++) {
             const ib_group *g = &s->groups[gi];
@@ -1042,14 +1033,14 @@ static void answer(const ib_sweep_agg *S, int nS, int si, claims *C) {
         }
         CAT(k3->evidence, " A coordinate whose gradient is exactly 0 (behind a dead ReLU) also counts.");
         if (!any) {
-            xsnprintf(k3->text, sizeof k3->text, "Where epsilon stops the normalisation cannot be told: no update rows "
+            ib_snprintf(k3->text, sizeof k3->text, "Where epsilon stops the normalisation cannot be told: no update rows "
                       "with frac_sqrt_v_below_eps were recorded.");
         } else if (!first_b[0] && !last_b[0]) {
-            xsnprintf(k3->text, sizeof k3->text, "Epsilon (%g) never binds in this sweep: no layer has more than %g of "
+            ib_snprintf(k3->text, sizeof k3->text, "Epsilon (%g) never binds in this sweep: no layer has more than %g of "
                       "its weights with sqrt(v) < eps, so Adam normalised essentially every coordinate at every stddev.",
                       s->eps, EPS_BINDS_FRAC);
         } else {
-            xsnprintf(k3->text, sizeof k3->text,
+            ib_snprintf(k3->text, sizeof k3->text,
                       "Epsilon (%g) stops the normalisation where gradients are tiny: with sqrt(v) < eps the step is "
                       "lr*m/eps, SGD with learning rate lr/eps, shrinking with the gradient again. More than %g of a "
                       "layer's weights are there at the first step at%s; still at the last recorded step at%s.",
@@ -1058,24 +1049,24 @@ static void answer(const ib_sweep_agg *S, int nS, int si, claims *C) {
     } else {
         claim *k = claim_new(C);
         double gl = ib_group_stat(s, lo, 0, 0, IB_F_WG_RMS), ul = ib_group_stat(s, lo, 0, 0, IB_F_UPD_RMS);
-        xsnprintf(k->text, sizeof k->text,
+        ib_snprintf(k->text, sizeof k->text,
                  "Under %s the step is lr * g (no per-parameter normalisation): at w = %g %s's first update RMS is %s "
                  "= %s lr, the gradient's own scale, so a vanished gradient gives a vanished step.",
                  s->optimizer, lo->stddev, first, G(ul), G(ul / s->lr));
         cite(where, sizeof where, s, rl);
-        xsnprintf(k->evidence, sizeof k->evidence, "stats.csv step 0, %s: weight_grad rms %s, update rms %s (lr %g); run %s.",
+        ib_snprintf(k->evidence, sizeof k->evidence, "stats.csv step 0, %s: weight_grad rms %s, update rms %s (lr %g); run %s.",
                  first, G(gl), G(ul), s->lr, where);
     }
     /* 5. depth */
     {
         claim *k = claim_new(C);
         verdict vl = make_verdict(s, lo);
-        xsnprintf(k->text, sizeof k->text,
+        ib_snprintf(k->text, sizeof k->text,
                  "Depth: this net has %d weight layers, so the per-layer factor compounds over %d layer steps: at w = %g a "
                  "factor of %s per layer gives %s end to end. The same factor over 10 layers would give %s "
                  "(extrapolated, not measured).",
                  L, L - 1, lo->stddev, G(vl.per_layer), G(vl.grad_ratio), G(pow(vl.per_layer, 9)));
-        xsnprintf(k->evidence, sizeof k->evidence, "step-0 ratio %s/%s from stats.csv (claim above); layers:", first, last);
+        ib_snprintf(k->evidence, sizeof k->evidence, "step-0 ratio %s/%s from stats.csv (claim above); layers:", first, last);
         for (int l = 0; l < L; l++) CAT(k->evidence, " %s", s->layer[l]);
         int deeper = -1;
         for (int j = 0; j < nS; j++)
@@ -1106,22 +1097,22 @@ static void answer(const ib_sweep_agg *S, int nS, int si, claims *C) {
         }
         double am = ib_group_stat(s, lo, 0, 0, IB_F_ACT_MEAN), bm = ib_group_stat(s, lo, 0, 0, IB_F_B_MEAN);
         if (relu && sweep_bias_is_w(s)) {
-            xsnprintf(k->text, sizeof k->text,
+            ib_snprintf(k->text, sizeof k->text,
                      "ReLU with bias = w keeps the units open at tiny w: at w = %g at most %s of any hidden layer's "
                      "outputs are zero at step 0, so every unit passes gradient with derivative 1 (a sigmoid passes at "
                      "most 0.25 per layer); the activations sit near the bias (%s's mean %s, bias %s).",
                      lo->stddev, G(zmax), first, G(am), G(bm));
         } else if (relu) {
-            xsnprintf(k->text, sizeof k->text,
+            ib_snprintf(k->text, sizeof k->text,
                      "ReLU without bias = w: at w = %g up to %s of a hidden layer's outputs are zero at step 0 (dead "
                      "units pass no gradient).", lo->stddev, G(zmax));
         } else {
-            xsnprintf(k->text, sizeof k->text,
+            ib_snprintf(k->text, sizeof k->text,
                      "This net has no ReLU (%s): at w = %g up to %s of a hidden layer's activations are saturated and "
                      "%s are zero at step 0.", s->net_given, lo->stddev, G(sat), G(zmax));
         }
         cite(where, sizeof where, s, rl);
-        xsnprintf(k->evidence, sizeof k->evidence,
+        ib_snprintf(k->evidence, sizeof k->evidence,
                  "stats.csv step 0 act frac_zero / frac_saturated (max over hidden layers), %s act mean, bias mean; "
                  "mean over repeats at w = %g; run %s: act frac_zero of %s %s.",
                  first, lo->stddev, where, first, G(run_stat0(s, rl, 0, IB_F_ACT_ZERO)));
@@ -1133,17 +1124,17 @@ static void answer(const ib_sweep_agg *S, int nS, int si, claims *C) {
         for (int j = 0; j < nS; j++)
             if (j != si && is_sgd(S[j].optimizer) && S[j].n_layers == L) sgd = j;
         if (sgd < 0) {
-            xsnprintf(k->text, sizeof k->text,
+            ib_snprintf(k->text, sizeof k->text,
                      "No SGD sweep (of a net this deep) in this report: that plain SGD would stall at small w, its step "
                      "being lr * g with %s's gradient RMS %s at w = %g, is predicted here, not measured.",
                      first, G(ib_group_stat(s, lo, 0, 0, IB_F_WG_RMS)), lo->stddev);
-            xsnprintf(k->evidence, sizeof k->evidence, "optimizers of the sweeps in this report:");
+            ib_snprintf(k->evidence, sizeof k->evidence, "optimizers of the sweeps in this report:");
             for (int j = 0; j < nS; j++) CAT(k->evidence, " %s (%s);", S[j].optimizer, S[j].dir);
         } else {
             const ib_sweep_agg *t = &S[sgd];
-            xsnprintf(k->text, sizeof k->text, "Plain SGD on the same net (sweep '%s'), final accuracy per stddev beside %s's:",
+            ib_snprintf(k->text, sizeof k->text, "Plain SGD on the same net (sweep '%s'), final accuracy per stddev beside %s's:",
                      t->label, s->optimizer);
-            xsnprintf(k->evidence, sizeof k->evidence, "final_accuracy.csv of both sweeps:");
+            ib_snprintf(k->evidence, sizeof k->evidence, "final_accuracy.csv of both sweeps:");
             for (int gi = 0; gi < s->n_groups; gi++)
                 for (int gj = 0; gj < t->n_groups; gj++)
                     if (t->groups[gj].stddev == s->groups[gi].stddev) {
@@ -1279,7 +1270,7 @@ static void comparison(plotter *P, sbuf *h, sbuf *md, ib_sweep_agg *S, int n) {
             }
         }
         char t[300];
-        xsnprintf(t, sizeof t, "%s", s->label);
+        ib_snprintf(t, sizeof t, "%s", s->label);
         for (char *q = t; *q; q++)
             if (*q == '\'' || *q == '_' || *q == '^' || *q == '{' || *q == '}' || *q == '@') *q = ' ';
         if (any) {
@@ -1338,7 +1329,7 @@ static void comparison(plotter *P, sbuf *h, sbuf *md, ib_sweep_agg *S, int n) {
             if ((v.kind != V_VANISHING && v.kind != V_EXPLODING) || g->n_final == 0) continue;
             int bad = g->final_mean < 0.5 || g->n_stuck > 0;
             char item[200];
-            xsnprintf(item, sizeof item, " sweep %d w = %g (%s, final %s%s)", si + 1, g->stddev, verdict_names[v.kind],
+            ib_snprintf(item, sizeof item, " sweep %d w = %g (%s, final %s%s)", si + 1, g->stddev, verdict_names[v.kind],
                       G(g->final_mean), g->n_stuck ? ", stuck runs" : "");
             if (bad) CAT(stopped, "%s%s", stopped[0] ? ";" : "", item);
             else CAT(fine, "%s%s", fine[0] ? ";" : "", item);
@@ -1366,7 +1357,7 @@ static void remove_tree_flat(const char *dir) {
     char p[4600];
     while ((de = readdir(dp)))
         if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..")) {
-            xsnprintf(p, sizeof p, "%s/%s", dir, de->d_name);
+            ib_snprintf(p, sizeof p, "%s/%s", dir, de->d_name);
             unlink(p);
         }
     closedir(dp);
@@ -1382,8 +1373,8 @@ void ib_report_options_default(ib_report_options *opt) {
 
 static int gnuplot_works(plotter *P) {
     char script[4600], log[4600];
-    xsnprintf(script, sizeof script, "%s/probe.gp", P->tmp);
-    xsnprintf(log, sizeof log, "%s/probe.log", P->tmp);
+    ib_snprintf(script, sizeof script, "%s/probe.gp", P->tmp);
+    ib_snprintf(log, sizeof log, "%s/probe.log", P->tmp);
     ib_err e;
     const char *probe = "set terminal svg\nset output '/dev/null'\nplot x\n";
     if (ib_write_file_atomic(script, probe, strlen(probe), &e)) return 0;
@@ -1409,8 +1400,8 @@ int ib_report_write(const char *const *sweep_dirs, int n, const char *out_dir, c
         }
         if (n > 1) {
             char l[256];
-            xsnprintf(l, sizeof l, "%d: %s", i + 1, S[i].label);
-            xsnprintf(S[i].label, sizeof S[i].label, "%s", l);
+            ib_snprintf(l, sizeof l, "%d: %s", i + 1, S[i].label);
+            ib_snprintf(S[i].label, sizeof S[i].label, "%s", l);
         }
         if (!opt->quiet)
             fprintf(stderr, "report: %s: %d runs in %d stddevs read and aggregated in %.2f s\n", S[i].dir, S[i].n_runs,
@@ -1421,7 +1412,7 @@ int ib_report_write(const char *const *sweep_dirs, int n, const char *out_dir, c
     plotter P = {0};
     if ((rc = ib_mkdir_p(out_dir, err))) goto done;
     if ((rc = write_tables(S, n, out_dir, err))) goto done;
-    xsnprintf(tmp, sizeof tmp, "%s/.report-tmp.%d", out_dir, (int)getpid());
+    ib_snprintf(tmp, sizeof tmp, "%s/.report-tmp.%d", out_dir, (int)getpid());
     if ((rc = ib_mkdir_p(tmp, err))) goto done;
     P.gnuplot = opt->gnuplot ? opt->gnuplot : "gnuplot";
     P.tmp = tmp;
@@ -1429,7 +1420,7 @@ int ib_report_write(const char *const *sweep_dirs, int n, const char *out_dir, c
     P.format = opt->format && strcmp(opt->format, "svg") ? opt->format : NULL;
     P.available = gnuplot_works(&P);
     if (!P.available) {
-        xsnprintf(P.missing_why, sizeof P.missing_why, "gnuplot ('%s') could not be run; apt-get install gnuplot-nox",
+        ib_snprintf(P.missing_why, sizeof P.missing_why, "gnuplot ('%s') could not be run; apt-get install gnuplot-nox",
                  P.gnuplot);
         fprintf(stderr, "initbench: report: %s: writing the tables and a page without plots\n", P.missing_why);
     }
@@ -1541,7 +1532,7 @@ int ib_cmd_report(int argc, char **argv) {
     }
     char def_out[4200];
     if (!out) {
-        xsnprintf(def_out, sizeof def_out, "%s/report", pos[0]);
+        ib_snprintf(def_out, sizeof def_out, "%s/report", pos[0]);
         out = def_out;
     }
     sbuf cmd = {0};

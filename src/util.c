@@ -22,6 +22,14 @@ int ib_fail(ib_err *err, int code, const char *fmt, ...) {
     return code;
 }
 
+int ib_snprintf(char *buf, size_t n, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    int r = vsnprintf(buf, n, fmt, ap);
+    va_end(ap);
+    return r;
+}
+
 _Noreturn void ib_exit_err(const ib_err *err) {
     fprintf(stderr, "initbench: %s\n", err->msg[0] ? err->msg : "unknown error");
     exit(err->code ? err->code : IB_EXIT_INTERNAL);

@@ -23,6 +23,10 @@ int ib_fail(ib_err *err, int code, const char *fmt, ...) __attribute__((format(p
 _Noreturn void ib_exit_err(const ib_err *err);
 _Noreturn void ib_die(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* snprintf for text whose truncation is intended (messages, labels): a function call, so gcc's
+ * -Wformat-truncation does not flag it. */
+int ib_snprintf(char *buf, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
 /* Allocation that cannot fail silently: aborts with a message on OOM. */
 void *ib_xmalloc(size_t n);
 void *ib_xcalloc(size_t n, size_t size);
