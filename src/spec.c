@@ -104,10 +104,12 @@ static int parse_layer(const char *tok, int index, ib_layer_spec *l, ib_err *err
         errno = 0;
         char *end;
         double keep = strtod(buf + 8, &end);
-        if (errno || end == buf + 8 || *end || !(keep > 0.0 && keep <= 1.0))
+        /* the floor keeps the 1/KEEP rescale finite in float and the value representable (a keep
+         * of 1e-95 would round to 0 in float and be formatted as an invalid spec) */
+        if (errno || end == buf + 8 || *end || !(keep >= 0.001 && keep <= 1.0))
             return ib_fail(err, IB_EXIT_USAGE,
-                           "layer %d '%s': expected dropout:KEEP with keep probability 0 < KEEP <= 1", index + 1,
-                           tok);
+                           "layer %d '%s': expected dropout:KEEP with keep probability 0.001 <= KEEP <= 1",
+                           index + 1, tok);
         l->kind = IB_L_DROPOUT;
         l->keep = (float)keep;
         return 0;

@@ -73,6 +73,7 @@ bad_values)
   check_bad "--seed" train --seed -1
   check_bad "unknown layer" train --net conv5x5:32,bogus,fc:10
   check_bad "must end with the classifier" train --net conv5x5:32,relu
+  check_bad "0.001 <= KEEP <= 1" train --net fc:20,dropout:1e-95,fc:10  # found by fuzz_spec
   check_bad "--optimizer" train --optimizer adamw
   check_bad "--nesterov" train --nesterov
   check_bad "--beta1" train --optimizer sgd --beta1 0.5
