@@ -2,6 +2,7 @@
 #include "aggregate.h"
 
 #include <cjson/cJSON.h>
+#include <limits.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -308,7 +309,7 @@ static void load_run(const char *sweep_dir, ib_run *r, double stuck_below, const
             const cJSON *rs = cJSON_GetObjectItemCaseSensitive(j, "reason");
             if (cJSON_IsString(rs)) set_reason(r, "%s", rs->valuestring);
             const cJSON *ds = cJSON_GetObjectItemCaseSensitive(j, "diverged_step");
-            if (cJSON_IsNumber(ds)) r->diverged_step = (long long)ds->valuedouble;
+            if (cJSON_IsNumber(ds)) r->diverged_step = ib_num_to_ll(ds->valuedouble, -1, LLONG_MAX / 2, -1);
             const cJSON *cfg = cJSON_GetObjectItemCaseSensitive(j, "config");
             const cJSON *init = cfg ? cJSON_GetObjectItemCaseSensitive(cfg, "init") : NULL;
             const cJSON *b = init ? cJSON_GetObjectItemCaseSensitive(init, "bias") : NULL;
@@ -525,7 +526,7 @@ int ib_sweep_load(const char *dir, double stuck_below, ib_sweep_agg *s, ib_err *
     ib_snprintf(s->init_scheme, sizeof s->init_scheme, "%s", json_str(init, "scheme", "?"));
     s->lr = json_num(opt, "lr", NAN);
     s->eps = json_num(opt, "eps", NAN);
-    s->steps = (long long)json_num(cfg, "steps", -1);
+    s->steps = ib_num_to_ll(json_num(cfg, "steps", -1), -1, LLONG_MAX / 2, -1);
     ib_snprintf(s->label, sizeof s->label, "%s, %s (%s)", s->optimizer, s->net_given, s->preset);
 
     int n = cJSON_GetArraySize(tasks);
@@ -535,19 +536,20 @@ int ib_sweep_load(const char *dir, double stuck_below, ib_sweep_agg *s, ib_err *
     const cJSON *t;
     cJSON_ArrayForEach(t, tasks) {
         ib_run *r = &s->runs[i];
-        r->index = (int)json_num(t, "index", i);
+        r->index = (int)ib_num_to_ll(json_num(t, "index", i), 0, 9999, i);
         r->stddev = json_num(t, "stddev", NAN);
-        r->repeat = (int)json_num(t, "repeat", 0);
+        r->repeat = (int)ib_num_to_ll(json_num(t, "repeat", 0), 0, INT_MAX, 0);
         ib_snprintf(r->seed, sizeof r->seed, "%s", json_str(t, "seed", "?"));
         const char *rel = json_str(t, "dir", NULL);
-        if (!rel || isnan(r->stddev)) {
+        /* run directories live inside the sweep, as `initbench sweep` writes them */
+        if (!rel || !rel[0] || rel[0] == '/' || strstr(rel, "..") || isnan(r->stddev)) {
             cJSON_Delete(m);
             ib_sweep_free(s);
-            return ib_fail(err, IB_EXIT_USAGE, "%s: task %d has no \"dir\" or \"stddev\"", path, i);
+            return ib_fail(err, IB_EXIT_USAGE,
+                           "%s: task %d needs a \"stddev\" and a relative \"dir\" inside the sweep", path, i);
         }
         ib_snprintf(r->rel, sizeof r->rel, "%s", rel);
-        if (rel[0] == '/') ib_snprintf(r->path, sizeof r->path, "%s", rel);
-        else ib_snprintf(r->path, sizeof r->path, "%s/%s", s->dir, rel);
+        ib_snprintf(r->path, sizeof r->path, "%s/%s", s->dir, rel);
         i++;
     }
     cJSON_Delete(m);

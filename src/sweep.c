@@ -192,7 +192,7 @@ static int load_manifest(const char *dir, sweep *sw, ib_err *err) {
         sweep_task *st = &sw->tasks[i];
         const char *d = jstr(t, "dir");
         const cJSON *a = cJSON_GetObjectItemCaseSensitive(t, "argv");
-        if ((int)jnum(t, "index", -1) != i || !d || strlen(d) >= sizeof st->dir || strstr(d, "..") || d[0] == '/' ||
+        if (ib_num_to_ll(jnum(t, "index", -1), 0, INT_MAX, -1) != i || !d || strlen(d) >= sizeof st->dir || strstr(d, "..") || d[0] == '/' ||
             !cJSON_IsArray(a) || cJSON_GetArraySize(a) < 1) {
             cJSON_Delete(m);
             sweep_free(sw);
@@ -200,7 +200,7 @@ static int load_manifest(const char *dir, sweep *sw, ib_err *err) {
         }
         st->index = i;
         st->stddev = jnum(t, "stddev", NAN);
-        st->repeat = (int)jnum(t, "repeat", 0);
+        st->repeat = (int)ib_num_to_ll(jnum(t, "repeat", 0), 0, INT_MAX, 0);
         const char *seed = jstr(t, "seed");
         st->seed = seed ? strtoull(seed, NULL, 10) : 0;
         snprintf(st->dir, sizeof st->dir, "%s", d);
@@ -424,7 +424,7 @@ static task_state classify(const sweep *sw, int i, const queue_view *q, char *de
         st = ST_PENDING;
         snprintf(detail, len, "Slurm job %s (%s)", q->job[i], q->reason[i]);
     } else if (cs && !strcmp(cs, "running") && !rjob && jstr(rec, "host") && !strcmp(jstr(rec, "host"), host) &&
-               pid_is_initbench((long)jnum(rec, "pid", 0))) {
+               pid_is_initbench((long)ib_num_to_ll(jnum(rec, "pid", 0), 1, INT_MAX, 0))) {
         st = ST_RUNNING;
         snprintf(detail, len, "local process %.0f", jnum(rec, "pid", 0));
     } else if (cs && !strcmp(cs, "failed")) {
@@ -895,7 +895,7 @@ static void slurm_opts_from_record(slurm_opts *o, ib_flag *f, int n, const cJSON
              {"signal-lead", "signal_lead", &o->signal_lead},
              {"max-array-size", "max_array_size", &o->max_array_size}};
     for (size_t i = 0; i < sizeof d / sizeof d[0]; i++)
-        if (!ib_flag_find(f, n, d[i].flag)->seen) *d[i].dst = (int)jnum(j, d[i].key, *d[i].dst);
+        if (!ib_flag_find(f, n, d[i].flag)->seen) *d[i].dst = (int)ib_num_to_ll(jnum(j, d[i].key, *d[i].dst), 0, INT_MAX, *d[i].dst);
     if (!o->n_extra) {
         const cJSON *e = cJSON_GetObjectItemCaseSensitive(j, "sbatch_args"), *x;
         cJSON_ArrayForEach(x, e) {
@@ -1138,6 +1138,19 @@ static task_state *all_states(const sweep *sw, const queue_view *q, char (**deta
     if (details) *details = d;
     else free(d);
     return st;
+}
+
+int ib_sweep_scan(const char *dir, int counts[IB_SWEEP_NSTATES], ib_err *err) {
+    _Static_assert(ST__N == IB_SWEEP_NSTATES, "sweep.h's state count");
+    sweep sw;
+    if (load_manifest(dir, &sw, err)) return -1;
+    task_state *st = all_states(&sw, NULL, NULL);
+    for (int s = 0; s < ST__N; s++) counts[s] = 0;
+    for (int i = 0; i < sw.n; i++) counts[st[i]]++;
+    int n = sw.n;
+    free(st);
+    sweep_free(&sw);
+    return n;
 }
 
 static int cmd_status(int argc, char **argv) {

@@ -5,6 +5,15 @@
 #ifndef IB_SWEEP_H
 #define IB_SWEEP_H
 
+#include "util.h"
+
 int ib_cmd_sweep(int argc, char **argv);
+
+/* What `sweep status` reads, without the queue and without printing: loads DIR/sweep.json and
+ * classifies every task from its run.json and task record. counts gets one slot per state
+ * (complete, diverged, running, pending, interrupted, failed, missing). Returns the number of
+ * tasks, or -1 with err set. For the fuzz harnesses and tests. */
+#define IB_SWEEP_NSTATES 7
+int ib_sweep_scan(const char *dir, int counts[IB_SWEEP_NSTATES], ib_err *err);
 
 #endif

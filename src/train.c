@@ -1,6 +1,7 @@
 #include "train.h"
 
 #include <cjson/cJSON.h>
+#include <limits.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
@@ -497,7 +498,7 @@ static int existing_run(const char *out, const char *config_text, ib_train_resul
         const cJSON *a = cJSON_GetObjectItemCaseSensitive(fin, "test_accuracy");
         const cJSON *s = cJSON_GetObjectItemCaseSensitive(fin, "step");
         res->final_accuracy = cJSON_IsNumber(a) ? a->valuedouble : NAN;
-        res->steps_done = cJSON_IsNumber(s) ? (long long)s->valuedouble : 0;
+        res->steps_done = cJSON_IsNumber(s) ? ib_num_to_ll(s->valuedouble, 0, LLONG_MAX / 2, 0) : 0;
     }
     free(cfg);
     cJSON_Delete(j);

@@ -27,6 +27,12 @@ _Noreturn void ib_die(int code, const char *fmt, ...) __attribute__((format(prin
  * -Wformat-truncation does not flag it. */
 int ib_snprintf(char *buf, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
+/* A number read from a file as an integer: def when it is not finite or outside [lo, hi]
+ * (a plain cast of such a value is undefined behaviour). */
+static inline long long ib_num_to_ll(double v, long long lo, long long hi, long long def) {
+    return v >= (double)lo && v <= (double)hi ? (long long)v : def;
+}
+
 /* Allocation that cannot fail silently: aborts with a message on OOM. */
 void *ib_xmalloc(size_t n);
 void *ib_xcalloc(size_t n, size_t size);

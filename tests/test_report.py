@@ -115,6 +115,11 @@ def case_bad_input(exe, tmp):
     open(os.path.join(d, "sweep.json"), "w").write('{"tasks": []}')
     rc, o, e = run([exe, "report", d, "--out", os.path.join(tmp, "o")])
     check(rc == 2 and "tasks" in e, "no tasks: rc %d, %r" % (rc, e))
+    for bad_dir in ("/etc", "../elsewhere", ""):  # run directories must lie inside the sweep
+        open(os.path.join(d, "sweep.json"), "w").write(json.dumps({"tasks": [{"stddev": 0.1, "dir": bad_dir}]}))
+        rc, o, e = run([exe, "report", d, "--out", os.path.join(tmp, "o")])
+        check(rc == 2 and "relative" in e and not os.path.exists(os.path.join(tmp, "o")),
+              "task dir %r: rc %d, %r" % (bad_dir, rc, e))
     rc, o, e = run([exe, "report"])
     check(rc == 2 and "usage" in e, "no args: rc %d" % rc)
     print("bad_input: ok")
