@@ -535,6 +535,8 @@ int ib_train_run(const ib_train_config *cfg, const ib_dataset *ds, const char *o
     if (!rc) { /* one process per run directory: a second one would interleave its writes */
         lock_fd = ib_lock_dir(out, "initbench run", err);
         if (lock_fd < 0) rc = err->code;
+        else if (ib_remove_stale_temps(out, NULL) > 0) /* left by a writer killed mid-write */
+            fprintf(stderr, "initbench: %s: removed temporary files of an interrupted write\n", out);
     }
     if (!rc) rc = load_checkpoint(out, &t, config_text, &ls, max_rows, err);
     if (rc) {
@@ -603,16 +605,16 @@ int ib_train_run(const ib_train_config *cfg, const ib_dataset *ds, const char *o
 
     for (; !rc; step++) {
         if (step % cfg->eval_every == 0 || step == steps) {
-            if (step == 0) { /* the first batch's loss under the initial parameters */
-                ib_trainer_load_batch(&t, 0);
-                ib_net_forward(&t.net, cfg->batch, 1, cfg->seed, 0);
-                double l0;
-                ls.correct_acc = 0;
-                ib_net_loss(&t.net, cfg->batch, 0, &l0, &ls.correct_acc);
-                ls.loss_acc = l0 / cfg->batch;
-                ls.batches_acc = 1;
-            }
             if (!(ls.n_rows && ls.rows[ls.n_rows - 1].step == step)) { /* not already in a resumed curve */
+                if (step == 0) { /* the first batch's loss under the initial parameters */
+                    ib_trainer_load_batch(&t, 0);
+                    ib_net_forward(&t.net, cfg->batch, 1, cfg->seed, 0);
+                    double l0;
+                    ls.correct_acc = 0;
+                    ib_net_loss(&t.net, cfg->batch, 0, &l0, &ls.correct_acc);
+                    ls.loss_acc = l0 / cfg->batch;
+                    ls.batches_acc = 1;
+                }
                 double te = ib_now();
                 curve_row *r = &ls.rows[ls.n_rows++];
                 r->step = step;

@@ -1,8 +1,10 @@
 #include "util.h"
 
 #include <errno.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -86,8 +88,28 @@ int ib_atomic_open(ib_atomic_file *af, const char *path, ib_err *err) {
     return 0;
 }
 
+/* Test hook (docs/RELIABILITY.md): IB_FAULT_KILL_WRITING=NAME:N makes the Nth atomic write of a
+ * file named NAME in this process die by SIGKILL with half its bytes in the temporary file and
+ * before the rename: the worst moment for a crash, which the kill/resume tests aim at. */
+static void fault_kill_writing(ib_atomic_file *af) {
+    static int writes_seen;
+    const char *spec = getenv("IB_FAULT_KILL_WRITING");
+    if (!spec || !*spec) return;
+    const char *colon = strrchr(spec, ':');
+    const char *base = strrchr(af->path, '/');
+    base = base ? base + 1 : af->path;
+    size_t name_len = colon ? (size_t)(colon - spec) : strlen(spec);
+    if (strlen(base) != name_len || strncmp(base, spec, name_len)) return;
+    if (++writes_seen != (colon ? atoi(colon + 1) : 1)) return;
+    fflush(af->fp);
+    struct stat st;
+    if (fstat(fileno(af->fp), &st) == 0 && ftruncate(fileno(af->fp), st.st_size / 2) == 0) fsync(fileno(af->fp));
+    raise(SIGKILL);
+}
+
 int ib_atomic_commit(ib_atomic_file *af, ib_err *err) {
     if (!af->fp) return ib_fail(err, IB_EXIT_INTERNAL, "%s: atomic file not open", af->path);
+    fault_kill_writing(af);
     int failed = 0, saved = 0;
     if (fflush(af->fp) != 0 || ferror(af->fp)) { failed = 1; saved = errno; }
     if (!failed && fsync(fileno(af->fp)) != 0 && errno != EINVAL) { failed = 1; saved = errno; }
@@ -182,12 +204,10 @@ double ib_cpu_time(void) {
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-int ib_lock_dir(const char *dir, const char *what, ib_err *err) {
-    char path[4200];
-    snprintf(path, sizeof path, "%s/.lock", dir);
-    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+int ib_lock_file(const char *lock_path, const char *subject, const char *what, ib_err *err) {
+    int fd = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
     if (fd < 0) {
-        ib_fail(err, IB_EXIT_USAGE, "cannot create %s: %s", path, strerror(errno));
+        ib_fail(err, IB_EXIT_USAGE, "cannot create %s: %s", lock_path, strerror(errno));
         return -1;
     }
     if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
@@ -196,8 +216,8 @@ int ib_lock_dir(const char *dir, const char *what, ib_err *err) {
         holder[n > 0 ? n : 0] = 0;
         holder[strcspn(holder, "\n")] = 0;
         close(fd);
-        ib_fail(err, IB_EXIT_USAGE, "%s is in use by another %s (pid %s); wait for it or stop it first", dir, what,
-                holder[0] ? holder : "unknown");
+        ib_fail(err, IB_EXIT_USAGE, "%s is in use by another %s (pid %s); wait for it or stop it first", subject,
+                what, holder[0] ? holder : "unknown");
         return -1;
     }
     char pid[32];
@@ -206,6 +226,30 @@ int ib_lock_dir(const char *dir, const char *what, ib_err *err) {
         /* the pid is only informative: the lock itself is held */
     }
     return fd;
+}
+
+int ib_lock_dir(const char *dir, const char *what, ib_err *err) {
+    char path[4200];
+    snprintf(path, sizeof path, "%s/.lock", dir);
+    return ib_lock_file(path, dir, what, err);
+}
+
+int ib_remove_stale_temps(const char *dir, const char *prefix) {
+    DIR *d = opendir(dir);
+    if (!d) return 0;
+    int removed = 0;
+    size_t plen = prefix ? strlen(prefix) : 0;
+    for (struct dirent *e; (e = readdir(d));) {
+        const char *t = strstr(e->d_name, ".tmp.");
+        if (!t || (plen && strncmp(e->d_name, prefix, plen))) continue;
+        const char *digits = t + 5;
+        if (!*digits || digits[strspn(digits, "0123456789")]) continue; /* ours end in .tmp.<pid> */
+        char path[4400];
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        removed += unlink(path) == 0;
+    }
+    closedir(d);
+    return removed;
 }
 
 void ib_unlock_dir(int fd) {

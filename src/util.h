@@ -62,7 +62,14 @@ int ib_path_exists(const char *path);
  * killed process never leaves a stale lock). If another process holds it, fails with a message
  * naming the holder's pid. Returns the lock's file descriptor, or -1. */
 int ib_lock_dir(const char *dir, const char *what, ib_err *err);
+/* The same on any lock file; subject names what it guards in the message. */
+int ib_lock_file(const char *lock_path, const char *subject, const char *what, ib_err *err);
 void ib_unlock_dir(int fd);
+
+/* Remove the temporary files a killed writer left in dir ("<name>.tmp.<pid>", names starting
+ * with prefix when given). Only while holding the lock that guards those files: a live writer's
+ * temporary file looks the same. Returns how many were removed. */
+int ib_remove_stale_temps(const char *dir, const char *prefix);
 
 /* Monotonic wall-clock seconds, and process CPU seconds. */
 double ib_now(void);
