@@ -9,6 +9,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/prctl.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -380,15 +381,20 @@ static void queue_query(const sweep *sw, queue_view *q) {
     cJSON_Delete(subs);
 }
 
+/* A live (not zombie: a killed runner may await reaping) initbench process with this pid. */
 static int pid_is_initbench(long pid) {
-    char path[64], comm[64] = "";
-    snprintf(path, sizeof path, "/proc/%ld/comm", pid);
+    char path[64], stat[512] = "";
+    snprintf(path, sizeof path, "/proc/%ld/stat", pid);
     FILE *fp = fopen(path, "r");
     if (!fp) return 0;
-    if (!fgets(comm, sizeof comm, fp)) comm[0] = 0;
+    size_t n = fread(stat, 1, sizeof stat - 1, fp);
     fclose(fp);
-    comm[strcspn(comm, "\n")] = 0;
-    return !strcmp(comm, "initbench");
+    stat[n] = 0;
+    /* "PID (COMM) STATE ...": COMM may itself hold ')' so take the last one */
+    const char *open = strchr(stat, '('), *close = strrchr(stat, ')');
+    if (!open || !close || close < open || close[1] != ' ') return 0;
+    char state = close[2];
+    return state != 'Z' && state != 'X' && close - open - 1 == 9 && !strncmp(open + 1, "initbench", 9);
 }
 
 /* The state of task i from its files and (when q is given) the queue; detail says why. */
@@ -481,6 +487,13 @@ static void install_forwarding(void) {
 }
 
 /* The last "initbench: ..." line of a log (what a failing train printed), else its last line. */
+/* In a forked child before exec: stop when the parent dies (SIGTERM, so train checkpoints and
+ * exits 75) rather than run on unwatched, holding its run's lock, after a sweep was killed. */
+static void stop_with_parent(pid_t parent) {
+    prctl(PR_SET_PDEATHSIG, SIGTERM);
+    if (getppid() != parent) raise(SIGTERM); /* the parent died before prctl took effect */
+}
+
 static void failure_reason_from_log(const char *log, char *buf, size_t len) {
     buf[0] = 0;
     uint8_t *data;
@@ -540,6 +553,7 @@ static int run_one(const sweep *sw, const sweep_task *t, const char *self, int t
     argv[k] = NULL;
     fflush(NULL);
     rt_child = 0;
+    const pid_t parent = getpid();
     pid_t pid = fork();
     if (pid < 0) {
         snprintf(reason, sizeof reason, "fork failed: %s", strerror(errno));
@@ -549,6 +563,7 @@ static int run_one(const sweep *sw, const sweep_task *t, const char *self, int t
         return 1;
     }
     if (pid == 0) {
+        stop_with_parent(parent);
         if (fd >= 0) {
             dup2(fd, 1);
             dup2(fd, 2);
@@ -647,20 +662,38 @@ static int cmd_run_task(int argc, char **argv) {
     char self[4096];
     self_exe(self, sizeof self);
     install_forwarding();
-    int failed = 0, interrupted = 0;
+    int failed = 0, interrupted = 0, busy = 0;
     for (int m = 0; m < k; m++) {
         if (rt_stop) {
             interrupted = 1;
             break;
         }
         const sweep_task *t = &sw.tasks[idx[m]];
+        /* Claim the task: two runners given the same index (a requeued array task whose first
+         * instance still runs, a duplicated submission) would otherwise both write its record. */
+        char lock[4300], subject[4200], tasks_dir[4200];
+        path_of(&sw, tasks_dir, sizeof tasks_dir, "tasks");
+        if (ib_mkdir_p(tasks_dir, &err)) ib_exit_err(&err);
+        path_of(&sw, lock, sizeof lock, "tasks/%04d.lock", t->index);
+        snprintf(subject, sizeof subject, "task %d (%s)", t->index, t->dir);
+        int claim = ib_lock_file(lock, subject, "initbench task runner", &err);
+        if (claim < 0) {
+            fprintf(stderr, "initbench: %s\n", err.msg);
+            busy++;
+            continue;
+        }
+        char record_name[32];
+        snprintf(record_name, sizeof record_name, "%04d.json", t->index);
+        ib_remove_stale_temps(tasks_dir, record_name); /* a runner killed while writing the record */
         char detail[1200];
         task_state st = classify(&sw, t->index, NULL, detail, sizeof detail);
         if (state_done(st)) {
             if (!quiet) fprintf(stderr, "task %d %s: already %s\n", t->index, t->dir, state_names[st]);
+            ib_unlock_dir(claim);
             continue;
         }
         int rc = run_one(&sw, t, self, threads, quiet);
+        ib_unlock_dir(claim);
         if (rc == 75) {
             interrupted = 1;
             break;
@@ -669,7 +702,7 @@ static int cmd_run_task(int argc, char **argv) {
     }
     free(idx);
     sweep_free(&sw);
-    return interrupted ? 75 : failed ? IB_EXIT_INTERNAL : 0;
+    return interrupted ? 75 : failed ? IB_EXIT_INTERNAL : busy ? IB_EXIT_USAGE : 0;
 }
 
 /* ---- the local executor --------------------------------------------------------------------- */
@@ -740,6 +773,7 @@ static int run_local(const sweep *sw, const int *todo, int n_todo, int jobs, int
             snprintf(th, sizeof th, "%d", threads);
             char *argv[] = {self, "sweep", "run-task", (char *)sw->dir, idx, "--threads", th, "--quiet", NULL};
             fflush(NULL);
+            const pid_t parent = getpid();
             pid_t pid = fork();
             if (pid < 0) {
                 fprintf(stderr, "initbench: fork failed: %s\n", strerror(errno));
@@ -747,6 +781,7 @@ static int run_local(const sweep *sw, const int *todo, int n_todo, int jobs, int
                 continue;
             }
             if (pid == 0) {
+                stop_with_parent(parent);
                 execv(self, argv);
                 fprintf(stderr, "initbench: cannot run %s: %s\n", self, strerror(errno));
                 _exit(IB_EXIT_INTERNAL);
@@ -1392,8 +1427,8 @@ static int cmd_grid(int argc, char **argv) {
     flags[n++] = (ib_flag){"repeats", IB_FLAG_INT, &repeats, 1, 1000, 0, NULL, "R", "repeats per stddev", 0};
     flags[n++] = (ib_flag){"jobs", IB_FLAG_INT, &jobs, 1, 256, 0, NULL, "J", "local: runs at a time (default 1)", 0};
     flags[n++] = (ib_flag){"out", IB_FLAG_STRING, &cfg.out, 0, 0, 0, NULL, "DIR", "sweep directory (required)", 0};
-    flags[n++] = (ib_flag){"executor", IB_FLAG_CHOICE, &executor, 0, 0, 0, "local|slurm", NULL,
-                           "run here (default) or submit Slurm array jobs", 0};
+    flags[n++] = (ib_flag){"executor", IB_FLAG_CHOICE, &executor, 0, 0, 0, "local|slurm|none", NULL,
+                           "run here (default), submit Slurm array jobs, or none: only write DIR/sweep.json", 0};
     n = add_slurm_flags(flags, n, &o);
     flags[n++] = (ib_flag){"help", IB_FLAG_BOOL, &help, 0, 0, 0, NULL, NULL, "this help", 0};
     ib_err err = {0};
@@ -1446,7 +1481,7 @@ static int cmd_grid(int argc, char **argv) {
         ib_die(IB_EXIT_USAGE, "sweep: --train-offset/--train-size/--test-size exceed the dataset");
     }
     ib_dataset_free(&ds);
-    if (!strcmp(executor, "local")) {
+    if (strcmp(executor, "slurm")) {
         static const char *slurm_only[] = {"partition", "account",     "time",           "cpus-per-task",
                                            "mem",       "gres",        "array-throttle", "tasks-per-job",
                                            "signal-lead", "max-array-size", "jobs-dir"};
@@ -1454,7 +1489,8 @@ static int cmd_grid(int argc, char **argv) {
             if (ib_flag_find(flags, n, slurm_only[i])->seen)
                 ib_die(IB_EXIT_USAGE, "sweep: --%s applies only to --executor slurm", slurm_only[i]);
         if (o.n_extra) ib_die(IB_EXIT_USAGE, "sweep: --sbatch-arg applies only to --executor slurm");
-    } else if (ib_flag_find(flags, n, "jobs")->seen) {
+    }
+    if (strcmp(executor, "local") && ib_flag_find(flags, n, "jobs")->seen) {
         ib_die(IB_EXIT_USAGE, "sweep: --jobs applies to --executor local; for Slurm use --array-throttle");
     }
 
@@ -1484,6 +1520,13 @@ static int cmd_grid(int argc, char **argv) {
 
     sweep sw;
     if (load_manifest(cfg.out, &sw, &err)) ib_exit_err(&err);
+    if (!strcmp(executor, "none")) {
+        printf("%s: %d tasks in sweep.json, none started; run them with 'initbench sweep resume %s' or "
+               "'initbench sweep run-task %s INDEX'\n",
+               sw.dir, sw.n, cfg.out, cfg.out);
+        sweep_free(&sw);
+        return 0;
+    }
     rc = execute(&sw, executor, jobs, &o, 0, 1);
     sweep_free(&sw);
     return rc;
@@ -1537,9 +1580,11 @@ static int cmd_explain(int argc, char **argv, const char *out) {
         a[k] = NULL;
         fprintf(stderr, "== explain: %s (%s, %s)\n", variants[v].name, variants[v].optimizer, variants[v].net);
         fflush(NULL);
+        const pid_t parent = getpid();
         pid_t pid = fork();
         if (pid < 0) ib_die(IB_EXIT_INTERNAL, "fork failed: %s", strerror(errno));
         if (pid == 0) {
+            stop_with_parent(parent);
             execv(self, a);
             _exit(IB_EXIT_INTERNAL);
         }

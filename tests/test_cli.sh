@@ -136,7 +136,7 @@ diverged)
   finish ;;
 resume)
   need_data
-  args="--stddev 0.05 --steps 60 --eval-every 20 --checkpoint-every 10 $small --seed 3 --progress none"
+  args="--stddev 0.05 --steps 60 --eval-every 20 --checkpoint-every 10 --stats-every 20 $small --seed 3 --progress none"
   "$ib" train $args --out "$tmp/whole" || fail "uninterrupted run"
   # SIGTERM: checkpoint at the next step boundary, exit 75, rerun resumes
   "$ib" train $args --out "$tmp/term" & pid=$!
@@ -151,18 +151,60 @@ resume)
   fi
   "$ib" train $args --out "$tmp/term" 2>"$tmp/err" || fail "resume after SIGTERM"
   grep -q 'resuming' "$tmp/err" || [ $rc -ne 75 ] && ok "rerun resumed" || fail "rerun did not resume: $(cat "$tmp/err")"
-  # SIGKILL at several points: a rerun finishes from the last checkpoint
-  for delay in 0.7 1.9 3.1; do
-    d="$tmp/kill$delay"
-    "$ib" train $args --out "$d" & pid=$!
-    sleep $delay; kill -KILL $pid 2>/dev/null; wait $pid 2>/dev/null
-    "$ib" train $args --out "$d" 2>/dev/null || fail "resume after SIGKILL at $delay s"
+  # SIGKILL at random points (fixed seed, so a failure replays): a rerun finishes from the last
+  # checkpoint; several kills of the same run directory in a row
+  RANDOM=20261129
+  for k in 1 2 3 4; do
+    d="$tmp/kill-random$k"
+    for again in 1 2; do
+      tenths=$((RANDOM % 30)); delay=$((tenths / 10)).$((tenths % 10))  # 0.0 .. 2.9 s
+      "$ib" train $args --out "$d" 2>/dev/null & pid=$!
+      sleep "$delay"; kill -KILL $pid 2>/dev/null; wait $pid 2>/dev/null
+      echo "killed run $k at ${delay} s (attempt $again)"
+    done
+    "$ib" train $args --out "$d" 2>/dev/null || fail "resume after SIGKILLs of run $k"
   done
-  for d in "$tmp/term" "$tmp"/kill*; do
+  # SIGKILL in the middle of writing each kind of file: half the bytes in the temporary file,
+  # before the rename (IB_FAULT_KILL_WRITING, a hook in the atomic writer). What is there must be
+  # the previous complete version; the rerun removes the temporary file and finishes.
+  for target in checkpoint.safetensors:1 checkpoint.safetensors:3 curve.csv:2 stats.csv:2 run.json:1 run.json:2 \
+                params.safetensors:1; do
+    d="$tmp/kill-writing-${target/:/-}"
+    IB_FAULT_KILL_WRITING=$target "$ib" train $args --out "$d" 2>/dev/null; rc=$?
+    name=${target%:*}
+    if [ $rc -eq 137 ] && ls "$d" | grep -q "^$name\.tmp\."; then
+      ok "killed while writing $target (temporary file half written)"
+    else
+      fail "write-kill $target: rc $rc, files: $(ls "$d" | tr '\n' ' ')"
+    fi
+    /usr/bin/python3 - "$d" <<'PY' && ok "$target: every file present is whole" || fail "$target: a file is damaged"
+import csv, json, os, struct, sys
+d = sys.argv[1]
+for f in os.listdir(d):
+    p = os.path.join(d, f)
+    if ".tmp." in f or not os.path.isfile(p):
+        continue
+    data = open(p, "rb").read()
+    if f.endswith(".json"):
+        json.loads(data)
+    elif f.endswith(".csv"):
+        rows = list(csv.reader(data.decode().splitlines()))
+        assert rows and all(len(r) == len(rows[0]) for r in rows), f
+    elif f.endswith(".safetensors"):
+        (n,) = struct.unpack("<Q", data[:8])
+        header = json.loads(data[8:8 + n])
+        end = max(v["data_offsets"][1] for k, v in header.items() if k != "__metadata__")
+        assert 8 + n + end == len(data), (f, 8 + n + end, len(data))
+PY
+    "$ib" train $args --out "$d" 2>"$tmp/err" || fail "resume after the write-kill of $target"
+  done
+  for d in "$tmp/term" "$tmp"/kill-*; do
     cmp -s "$tmp/whole/params.safetensors" "$d/params.safetensors" \
       && ok "$(basename "$d"): final parameters bitwise identical" || fail "$(basename "$d"): parameters differ"
     [ "$(curve_values "$tmp/whole/curve.csv")" = "$(curve_values "$d/curve.csv")" ] \
       && ok "$(basename "$d"): identical curve" || fail "$(basename "$d"): curve differs"
+    cmp -s "$tmp/whole/stats.csv" "$d/stats.csv" && ok "$(basename "$d"): identical stats.csv" \
+      || fail "$(basename "$d"): stats.csv differs"
     [ ! -e "$d/checkpoint.safetensors" ] && ok "$(basename "$d"): checkpoint removed when complete" || fail "checkpoint left"
     ls "$d" | grep -q '\.tmp\.' && fail "$(basename "$d"): temporary file left" || true
   done
@@ -276,6 +318,54 @@ concurrency)
   kill -KILL $pid; wait $pid 2>/dev/null
   "$ib" train $long --steps 1 --out "$tmp/k" 2>"$tmp/err" | true
   grep -q 'in use' "$tmp/err" && fail "stale lock after SIGKILL: $(cat "$tmp/err")" || ok "no stale lock after SIGKILL"
+  finish ;;
+sweep_kill)
+  # A local sweep killed mid-way, then resumed, ends bitwise identical to one never interrupted:
+  # SIGKILL of the whole process group (a node crash) and of the sweep process alone (its task
+  # runners and trains get SIGTERM from the kernel, checkpoint and stop).
+  need_data
+  common="--stddevs 0.01,0.1 --repeats 2 --steps 40 --eval-every 10 --checkpoint-every 10 $small --jobs 2"
+  "$ib" sweep $common --out "$tmp/ref" >/dev/null 2>&1 || fail "uninterrupted sweep"
+  RANDOM=7
+  for how in group group parent parent group; do
+    tenths=$((5 + RANDOM % 40)); delay=$((tenths / 10)).$((tenths % 10))
+    setsid "$ib" sweep $common --out "$tmp/k" >/dev/null 2>&1 & pid=$!
+    sleep "$delay"
+    if [ $how = group ]; then kill -KILL -- -$pid 2>/dev/null; else kill -KILL $pid 2>/dev/null; fi
+    wait $pid 2>/dev/null
+    # the orphans of a parent kill stop by themselves; wait for them to release their locks
+    for _ in $(seq 200); do pgrep -f -- "--out $tmp/k" >/dev/null || break; sleep 0.05; done
+    echo "killed ($how) at $delay s: $("$ib" sweep status "$tmp/k" --quiet 2>&1 | tail -1)"
+  done
+  pgrep -f -- "$tmp/k" >/dev/null && fail "processes of the killed sweep still running"
+  "$ib" sweep status "$tmp/k" >"$tmp/status1" 2>&1
+  grep -q 'stopped without a result\|interrupted\|missing\|complete' "$tmp/status1" && ok "status reads the killed sweep" \
+    || fail "status after kills: $(cat "$tmp/status1")"
+  "$ib" sweep resume "$tmp/k" >"$tmp/out" 2>"$tmp/err" && ok "resume finishes the sweep" || fail "resume: $(tail -5 "$tmp/err")"
+  "$ib" sweep status "$tmp/k" >/dev/null 2>&1 && ok "status: every task complete" || fail "status after resume"
+  for r in "$tmp"/ref/runs/*/; do
+    name=$(basename "$r")
+    cmp -s "$r/params.safetensors" "$tmp/k/runs/$name/params.safetensors" && \
+      [ "$(curve_values "$r/curve.csv")" = "$(curve_values "$tmp/k/runs/$name/curve.csv")" ] \
+      && ok "$name: parameters and curve bitwise identical to the uninterrupted sweep" || fail "$name differs"
+  done
+  find "$tmp/k" -name '*.tmp.*' | grep -q . && fail "temporary files left: $(find "$tmp/k" -name '*.tmp.*')" \
+    || ok "no temporary file left"
+  # two task runners given the same index: the second is refused, naming the holder
+  "$ib" sweep --stddevs 0.1 --repeats 1 --steps 200 --eval-every 100 $small --out "$tmp/same" --executor none \
+    >/dev/null 2>&1 || true
+  if [ -f "$tmp/same/sweep.json" ]; then
+    "$ib" sweep run-task "$tmp/same" 0 --threads 1 --quiet 2>/dev/null & pid=$!
+    for _ in $(seq 200); do [ -s "$tmp/same/tasks/0000.lock" ] && break; sleep 0.05; done
+    "$ib" sweep run-task "$tmp/same" 0 --threads 1 --quiet 2>"$tmp/err"; rc=$?
+    [ $rc -eq 2 ] && grep -q "task 0 (.*) is in use by another initbench task runner (pid $pid)" "$tmp/err" \
+      && ok "a second runner of task 0 is refused, naming pid $pid" || fail "second runner: rc $rc $(cat "$tmp/err")"
+    wait $pid && ok "the first runner finished" || fail "first runner"
+    grep -q '"status":[[:space:]]*"complete"' "$tmp/same/tasks/0000.json" && ok "task record says complete" \
+      || fail "record: $(cat "$tmp/same/tasks/0000.json")"
+  else
+    fail "could not create a sweep without running it"
+  fi
   finish ;;
 full_disk)
   need_data
