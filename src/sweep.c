@@ -1550,10 +1550,13 @@ static int cmd_explain(int argc, char **argv, const char *out) {
     char self[4096];
     self_exe(self, sizeof self);
     char dirs[3][4200];
-    int slurm = 0;
-    for (int i = 1; i < argc; i++)
-        if (!strcmp(argv[i], "--executor=slurm") || (!strcmp(argv[i], "--executor") && i + 1 < argc && !strcmp(argv[i + 1], "slurm")))
-            slurm = 1;
+    int deferred = 0; /* the runs happen later (Slurm) or elsewhere (none): the report too */
+    for (int i = 1; i < argc; i++) {
+        const char *e = !strncmp(argv[i], "--executor=", 11) ? argv[i] + 11
+                        : !strcmp(argv[i], "--executor") && i + 1 < argc ? argv[i + 1]
+                                                                          : NULL;
+        if (e && (!strcmp(e, "slurm") || !strcmp(e, "none"))) deferred = 1;
+    }
     for (int v = 0; v < nv; v++) {
         snprintf(dirs[v], sizeof dirs[v], "%s/%s", out, variants[v].name);
         char **a = ib_xcalloc((size_t)argc + 32, sizeof(char *));
@@ -1601,8 +1604,8 @@ static int cmd_explain(int argc, char **argv, const char *out) {
     }
     char report[4300];
     snprintf(report, sizeof report, "%s/report", out);
-    if (slurm) {
-        printf("submitted the explain sweeps; when they are done: initbench report %s %s %s --out %s\n", dirs[0],
+    if (deferred) {
+        printf("explain sweeps set up; when their runs are done: initbench report %s %s %s --out %s\n", dirs[0],
                dirs[1], dirs[2], report);
         return 0;
     }
