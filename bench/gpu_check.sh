@@ -155,7 +155,21 @@ except Exception:
 PY
   while IFS=$'\t' read -r k v; do row "$k" "$v"; done <"$work/timing.txt"
 fi
+# ---- 5. the same with --tf32 (tensor-core math: faster, not fp32-exact) ----
+log "timing run on the GPU with --tf32 (300 steps)"
+timeout 240 "$ib" train --stddev 0.1 --seed 5 --steps 300 --eval-every 100 --checkpoint-every 0 --progress none \
+  --backend cuda --tf32 --out "$work/timing_tf32" 2>"$work/timing_tf32.err" \
+  || { cat "$work/timing_tf32.err"; row "tf32 timing run" "FAILED"; }
+if [ -f "$work/timing_tf32/run.json" ]; then
+  python3 - "$work/timing_tf32/run.json" "$work/timing/run.json" >"$work/timing_tf32.txt" <<'PY'
+import json, sys
+t = json.load(open(sys.argv[1])); f = json.load(open(sys.argv[2]))
+print(f"GPU training step with --tf32 (median)\t{t['timing']['step_ms_median']:.3f} ms; final test accuracy "
+      f"{t['final']['test_accuracy']:.4f} (fp32 run: {f['final']['test_accuracy']:.4f})")
+PY
+  while IFS=$'\t' read -r k v; do row "$k" "$v"; done <"$work/timing_tf32.txt"
+fi
 if [ -n "$dest" ]; then
-  for r in cpu cuda timing; do [ -d "$work/$r" ] && cp -r "$work/$r" "$dest/run_$r"; done
+  for r in cpu cuda timing timing_tf32; do [ -d "$work/$r" ] && cp -r "$work/$r" "$dest/run_$r"; done
 fi
 finish $([ $parity -eq 0 ] && echo 0 || echo 1)

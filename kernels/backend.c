@@ -17,10 +17,10 @@ ib_pool_shape ib_pool_make(int c, int in_h, int in_w, int k, int stride) {
 
 const char *ib_backend_names(void) { return "cpu, ref, cuda"; }
 
-ib_backend *ib_backend_create(const char *name, int threads, char *err_msg, size_t err_len) {
+ib_backend *ib_backend_create(const char *name, int threads, int tf32, char *err_msg, size_t err_len) {
     if (strcmp(name, "cpu") == 0) return ib_backend_cpu_create(threads);
     if (strcmp(name, "ref") == 0) return ib_backend_ref_create(threads);
-    if (strcmp(name, "cuda") == 0) return ib_backend_cuda_create(threads, -1, err_msg, err_len);
+    if (strcmp(name, "cuda") == 0) return ib_backend_cuda_create(threads, tf32, err_msg, err_len);
     snprintf(err_msg, err_len, "unknown backend '%s' (known: %s)", name, ib_backend_names());
     return NULL;
 }

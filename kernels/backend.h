@@ -137,11 +137,22 @@ struct ib_backend {
     /* y = act(x w^T + b) */
     void (*fc_forward_act)(ib_backend *be, int batch, int in, int out, const float *x, const float *w,
                            const float *b, ib_act act, float *y);
+
+    /* A dataset where the backend computes: the cuda backend copies it to the device once and
+     * gathers each batch there (only the indices cross per step); the CPU backends read the host
+     * arrays in place, which must then outlive the handle. n images of `size` uint8 pixels, n
+     * uint8 labels. */
+    void *(*images_open)(ib_backend *be, const uint8_t *pixels, const uint8_t *labels, size_t n, size_t size);
+    void (*images_close)(ib_backend *be, void *images);
+    /* x[b][i] = pixels[index[b]][i] / 255 (float), y[b] = labels[index[b]]; index is a host
+     * array of `batch` image numbers < n. */
+    void (*gather_batch)(ib_backend *be, void *images, const int64_t *index, int batch, float *x, int32_t *y);
 };
 
 /* Backends by name: "cpu" (the fast path) and "ref" (plain loops that read like the maths).
  * threads <= 0 means all available. Returns NULL and fills err_msg when unavailable. */
-ib_backend *ib_backend_create(const char *name, int threads, char *err_msg, size_t err_len);
+/* tf32: let the cuda backend use TF32 tensor-core math (ignored elsewhere; -1: $IB_CUDA_TF32). */
+ib_backend *ib_backend_create(const char *name, int threads, int tf32, char *err_msg, size_t err_len);
 const char *ib_backend_names(void);
 
 ib_backend *ib_backend_ref_create(int threads);

@@ -81,6 +81,7 @@ int ib_train_flags(ib_train_config *c, ib_flag *flags) {
         F_LONG("train-size", &c->train_size, 1, 1e8, "N", "training images used (default 55000)"),
         F_LONG("test-size", &c->test_size, 1, 1e8, "N", "test images evaluated (default 10000: all)"),
         F_CHOICE("backend", &c->backend, "cpu|ref|cuda", "compute backend (default cpu)"),
+        F_BOOL("tf32", &c->tf32, "cuda: TF32 tensor-core math in convolutions and SGEMM (faster, not fp32-exact)"),
         F_INT("threads", &c->threads, 0, 4096, "T", "threads (default 0: $SLURM_CPUS_PER_TASK or all cores)"),
         F_LONG("checkpoint-every", &c->checkpoint_every, 0, 1e9, "K",
                "write a resumable checkpoint every K steps (default 1000; 0 = only when signalled)"),
@@ -145,6 +146,8 @@ int ib_train_config_resolve(ib_train_config *c, ib_flag *flags, int n, ib_err *e
                                         : IB_OPT_RMSPROP;
     if (c->nesterov && hp->kind != IB_OPT_MOMENTUM)
         return ib_fail(err, IB_EXIT_USAGE, "--nesterov applies only to --optimizer momentum");
+    if (c->tf32 && strcmp(c->backend, "cuda"))
+        return ib_fail(err, IB_EXIT_USAGE, "--tf32 applies only to --backend cuda");
     int is_adam = hp->kind == IB_OPT_ADAM_TF || hp->kind == IB_OPT_ADAM_PT;
     if (!is_adam && (seen(flags, n, "beta1") || seen(flags, n, "beta2")))
         return ib_fail(err, IB_EXIT_USAGE, "--beta1/--beta2 apply only to adam and adam-pt");
@@ -201,6 +204,7 @@ cJSON *ib_train_config_to_json(const ib_train_config *c) {
     cJSON_AddNumberToObject(j, "train_size", (double)c->train_size);
     cJSON_AddNumberToObject(j, "test_size", (double)c->test_size);
     cJSON_AddStringToObject(j, "backend", c->backend);
+    if (c->tf32) cJSON_AddBoolToObject(j, "tf32", 1); /* absent when off: fp32 configs stay as they were */
     return j;
 }
 
@@ -260,6 +264,7 @@ char **ib_train_config_to_argv(const ib_train_config *c, int *argc_out) {
     push_kv(&a, &n, "--train-size", "%lld", c->train_size);
     push_kv(&a, &n, "--test-size", "%lld", c->test_size);
     push_kv(&a, &n, "--backend", "%s", c->backend);
+    if (c->tf32) push(&a, &n, "--tf32");
     push_kv(&a, &n, "--checkpoint-every", "%lld", c->checkpoint_every);
     push_kv(&a, &n, "--stats-every", "%lld", c->stats_every);
     push_kv(&a, &n, "--papi-events", "%s", c->papi_events);

@@ -25,7 +25,7 @@ int ib_trainer_init(ib_trainer *t, const ib_train_config *cfg, const ib_dataset 
         return ib_fail(err, IB_EXIT_USAGE, "--test-size %lld exceeds the %d test images", cfg->test_size, ds->test.n);
     char msg[256];
     int threads = cfg->threads > 0 ? cfg->threads : ib_default_threads();
-    t->be = ib_backend_create(cfg->backend, threads, msg, sizeof msg);
+    t->be = ib_backend_create(cfg->backend, threads, cfg->tf32, msg, sizeof msg);
     if (!t->be) return ib_fail(err, IB_EXIT_USAGE, "--backend: %s", msg);
     int max_batch = cfg->batch > cfg->eval_batch ? cfg->batch : cfg->eval_batch;
     if (ib_net_build(&t->net, &cfg->spec, 1, ds->train.rows, ds->train.cols, ds->num_classes, max_batch, t->be, err)) {
@@ -33,9 +33,12 @@ int ib_trainer_init(ib_trainer *t, const ib_train_config *cfg, const ib_dataset 
         t->be = NULL;
         return err->code;
     }
-    size_t in = (size_t)ds->train.rows * ds->train.cols;
-    t->host_x = ib_xmalloc(in * max_batch * sizeof(float));
-    t->host_y = ib_xmalloc((size_t)max_batch * sizeof(int32_t));
+    /* the dataset goes where the backend computes once; each batch is then gathered there */
+    t->train_images = t->be->images_open(t->be, ds->train.pixels, ds->train.labels, (size_t)ds->train.n,
+                                         (size_t)ds->train.rows * ds->train.cols);
+    t->test_images = t->be->images_open(t->be, ds->test.pixels, ds->test.labels, (size_t)ds->test.n,
+                                        (size_t)ds->test.rows * ds->test.cols);
+    t->batch_index = ib_xmalloc((size_t)max_batch * sizeof(int64_t));
     t->perm = ib_xmalloc((size_t)cfg->train_size * sizeof(uint32_t));
     t->perm_epoch = -1;
     ib_net_init_params(&t->net, &cfg->initc, cfg->seed);
@@ -45,9 +48,10 @@ int ib_trainer_init(ib_trainer *t, const ib_train_config *cfg, const ib_dataset 
 void ib_trainer_free(ib_trainer *t) {
     if (t->update) t->be->release(t->be, t->update);
     ib_net_free(&t->net);
+    if (t->train_images) t->be->images_close(t->be, t->train_images);
+    if (t->test_images) t->be->images_close(t->be, t->test_images);
     if (t->be) t->be->destroy(t->be);
-    free(t->host_x);
-    free(t->host_y);
+    free(t->batch_index);
     free(t->perm);
     memset(t, 0, sizeof *t);
 }
@@ -70,25 +74,15 @@ static void shuffle_epoch(ib_trainer *t, long long epoch) {
     t->perm_epoch = epoch;
 }
 
-static void stage_image(const ib_images *im, long long index, float *dst, int32_t *label) {
-    const size_t sz = (size_t)im->rows * im->cols;
-    const uint8_t *src = im->pixels + (size_t)index * sz;
-    for (size_t i = 0; i < sz; i++) dst[i] = (float)src[i] * (1.0f / 255.0f);
-    *label = im->labels[index];
-}
-
 void ib_trainer_load_batch(ib_trainer *t, long long step) {
     const ib_train_config *c = t->cfg;
-    const size_t sz = (size_t)t->ds->train.rows * t->ds->train.cols;
     for (int b = 0; b < c->batch; b++) {
         long long pos = step * c->batch + b;
         long long epoch = pos / c->train_size;
         if (epoch != t->perm_epoch) shuffle_epoch(t, epoch);
-        long long idx = c->train_offset + t->perm[pos % c->train_size];
-        stage_image(&t->ds->train, idx, t->host_x + (size_t)b * sz, &t->host_y[b]);
+        t->batch_index[b] = c->train_offset + t->perm[pos % c->train_size];
     }
-    t->be->upload(t->be, t->net.input, t->host_x, (size_t)c->batch * sz * sizeof(float));
-    t->be->upload(t->be, t->net.labels, t->host_y, (size_t)c->batch * sizeof(int32_t));
+    t->be->gather_batch(t->be, t->train_images, t->batch_index, c->batch, t->net.input, t->net.labels);
 }
 
 static void phase_begin(ib_trainer *t, ib_phase p, const char *range) {
@@ -190,14 +184,12 @@ double ib_trainer_step(ib_trainer *t, long long step, int *correct) {
 void ib_trainer_evaluate(ib_trainer *t, double *accuracy, double *loss) {
     const ib_train_config *c = t->cfg;
     phase_begin(t, IB_PHASE_EVAL, "evaluation");
-    const size_t sz = (size_t)t->ds->test.rows * t->ds->test.cols;
     double total_loss = 0;
     long long right = 0;
     for (long long i0 = 0; i0 < c->test_size; i0 += c->eval_batch) {
         int nb = (int)(c->test_size - i0 < c->eval_batch ? c->test_size - i0 : c->eval_batch);
-        for (int b = 0; b < nb; b++) stage_image(&t->ds->test, i0 + b, t->host_x + (size_t)b * sz, &t->host_y[b]);
-        t->be->upload(t->be, t->net.input, t->host_x, (size_t)nb * sz * sizeof(float));
-        t->be->upload(t->be, t->net.labels, t->host_y, (size_t)nb * sizeof(int32_t));
+        for (int b = 0; b < nb; b++) t->batch_index[b] = i0 + b;
+        t->be->gather_batch(t->be, t->test_images, t->batch_index, nb, t->net.input, t->net.labels);
         ib_net_forward_eval(&t->net, nb);
         double ls;
         int r;

@@ -35,8 +35,8 @@ typedef struct ib_trainer {
     const ib_dataset *ds;
     ib_backend *be;
     ib_net net;
-    float *host_x;      /* staging for one batch */
-    int32_t *host_y;
+    void *train_images, *test_images; /* the dataset where the backend computes (images_open) */
+    int64_t *batch_index;             /* image numbers of the batch being gathered */
     uint32_t *perm;     /* this epoch's permutation of the training subset */
     long long perm_epoch;
     ib_stats_recorder *stats; /* optional: per-layer statistics every cfg->stats_every steps */

@@ -49,9 +49,14 @@ int main(int argc, char **argv) {
     /* batch and dropout masks (0 or 1/keep, from the very counters the forward pass used) */
     ib_st_tensor ts[2 + IB_MAX_LAYERS];
     int nt = 0;
-    float *labels = malloc(sizeof(float) * B);
-    for (int b = 0; b < B; b++) labels[b] = (float)t.host_y[b];
-    ts[nt++] = (ib_st_tensor){"x", 4, {B, 1, ds.train.rows, ds.train.cols}, t.host_x};
+    /* the batch as the network saw it, from backend memory */
+    float *labels = malloc(sizeof(float) * B), *x = malloc(sizeof(float) * (size_t)B * ds.train.rows * ds.train.cols);
+    int32_t *y = malloc(sizeof(int32_t) * B);
+    t.be->download(t.be, x, net->input, sizeof(float) * (size_t)B * ds.train.rows * ds.train.cols);
+    t.be->download(t.be, y, net->labels, sizeof(int32_t) * B);
+    for (int b = 0; b < B; b++) labels[b] = (float)y[b];
+    free(y);
+    ts[nt++] = (ib_st_tensor){"x", 4, {B, 1, ds.train.rows, ds.train.cols}, x};
     ts[nt++] = (ib_st_tensor){"y", 1, {B}, labels};
     float *ones = NULL;
     for (int i = 0; i < net->n_layers; i++) {
@@ -71,6 +76,7 @@ int main(int argc, char **argv) {
     for (int k = 2; k < nt; k++) free(ts[k].data);
     free(ones);
     free(labels);
+    free(x);
 
     /* gradients under the parameter names, and the mean loss */
     ib_st_tensor *gs = calloc((size_t)net->n_params + 1, sizeof *gs);

@@ -76,6 +76,7 @@ bad_values)
   check_bad "0.001 <= KEEP <= 1" train --net fc:20,dropout:1e-95,fc:10  # found by fuzz_spec
   check_bad "--optimizer" train --optimizer adamw
   check_bad "--nesterov" train --nesterov
+  check_bad "--tf32 applies only to --backend cuda" train --tf32
   check_bad "--beta1" train --optimizer sgd --beta1 0.5
   check_bad "unknown option" train --stdev 0.1
   check_bad "given more than once" train --steps 1 --steps 2

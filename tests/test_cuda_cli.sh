@@ -23,5 +23,10 @@ fails=0
 grep -Eq -- "$expect" "$tmp/err" || { echo "FAIL: stderr does not match /$expect/"; fails=1; }
 [ "$(wc -l <"$tmp/err")" -eq 1 ] || { echo "FAIL: expected one line on stderr"; fails=1; }
 [ -e "$tmp/run/params.safetensors" ] && { echo "FAIL: a failed start wrote parameters"; fails=1; }
-[ "$fails" -eq 0 ] && echo "ok: --backend cuda fails cleanly with exit 2"
+# with --tf32 too: the flag is accepted for cuda, and the cause is the same
+"$ib" train --backend cuda --tf32 --steps 1 --train-size 100 --test-size 100 --eval-batch 100 --progress none \
+  --out "$tmp/run32" >/dev/null 2>"$tmp/err32"
+rc=$?
+[ "$rc" -eq 2 ] && grep -Eq -- "$expect" "$tmp/err32" || { echo "FAIL: --tf32: rc $rc, $(cat "$tmp/err32")"; fails=1; }
+[ "$fails" -eq 0 ] && echo "ok: --backend cuda fails cleanly with exit 2 (with and without --tf32)"
 exit $fails

@@ -415,6 +415,36 @@ void ib_ref_tensor_stats(ib_backend *be, const float *x, size_t n, const ib_stat
     free(part);
 }
 
+/* The dataset stays where it is: a CPU backend's memory is the host's. */
+typedef struct cpu_images {
+    const uint8_t *pixels, *labels;
+    size_t n, size;
+} cpu_images;
+
+static void *cpu_images_open(ib_backend *be, const uint8_t *pixels, const uint8_t *labels, size_t n, size_t size) {
+    (void)be;
+    cpu_images *im = malloc(sizeof *im);
+    if (!im) abort();
+    *im = (cpu_images){pixels, labels, n, size};
+    return im;
+}
+
+static void cpu_images_close(ib_backend *be, void *images) {
+    (void)be;
+    free(images);
+}
+
+static void cpu_gather_batch(ib_backend *be, void *images, const int64_t *index, int batch, float *x, int32_t *y) {
+    (void)be;
+    const cpu_images *im = images;
+    for (int b = 0; b < batch; b++) {
+        const uint8_t *src = im->pixels + (size_t)index[b] * im->size;
+        float *dst = x + (size_t)b * im->size;
+        for (size_t i = 0; i < im->size; i++) dst[i] = (float)src[i] * (1.0f / 255.0f);
+        y[b] = im->labels[index[b]];
+    }
+}
+
 static void cpu_destroy(ib_backend *be) { free(be); }
 
 void ib_cpu_fill_common(ib_backend *be, int threads) {
@@ -440,6 +470,9 @@ void ib_cpu_fill_common(ib_backend *be, int threads) {
     be->conv_forward_act = ib_cpu_conv_forward_act;
     be->conv_act_pool_forward = ib_cpu_conv_act_pool_forward;
     be->fc_forward_act = ib_cpu_fc_forward_act;
+    be->images_open = cpu_images_open;
+    be->images_close = cpu_images_close;
+    be->gather_batch = cpu_gather_batch;
 }
 
 ib_backend *ib_backend_ref_create(int threads) {

@@ -104,6 +104,49 @@ static void cu_zero(ib_backend *be, float *x, size_t n) {
     if (n) IB_CU_CHECK(cudaMemsetAsync(x, 0, n * sizeof(float), IMPL(be)->st));
 }
 
+/* ---- the dataset on the device: copied once, batches gathered there ---- */
+typedef struct cuda_images {
+    uint8_t *pixels, *labels;
+    size_t n, size;
+    int64_t *d_index; /* the batch's image numbers: the only data that crosses per step */
+    int index_cap;
+} cuda_images;
+
+static void *cu_images_open(ib_backend *be, const uint8_t *pixels, const uint8_t *labels, size_t n, size_t size) {
+    cuda_impl *im = IMPL(be);
+    cuda_images *d = calloc(1, sizeof *d);
+    if (!d) abort();
+    d->n = n, d->size = size;
+    IB_CU_CHECK(cudaMalloc((void **)&d->pixels, (n ? n : 1) * size));
+    IB_CU_CHECK(cudaMalloc((void **)&d->labels, n ? n : 1));
+    IB_CU_CHECK(cudaMemcpyAsync(d->pixels, pixels, n * size, cudaMemcpyHostToDevice, im->st));
+    IB_CU_CHECK(cudaMemcpyAsync(d->labels, labels, n, cudaMemcpyHostToDevice, im->st));
+    IB_CU_CHECK(cudaStreamSynchronize(im->st));
+    return d;
+}
+static void cu_images_close(ib_backend *be, void *images) {
+    (void)be;
+    cuda_images *d = images;
+    IB_CU_CHECK(cudaFree(d->pixels));
+    IB_CU_CHECK(cudaFree(d->labels));
+    IB_CU_CHECK(cudaFree(d->d_index));
+    free(d);
+}
+static void cu_gather_batch(ib_backend *be, void *images, const int64_t *index, int batch, float *x, int32_t *y) {
+    cuda_impl *im = IMPL(be);
+    cuda_images *d = images;
+    if (batch > d->index_cap) {
+        IB_CU_CHECK(cudaStreamSynchronize(im->st));
+        IB_CU_CHECK(cudaFree(d->d_index));
+        IB_CU_CHECK(cudaMalloc((void **)&d->d_index, (size_t)batch * sizeof(int64_t)));
+        d->index_cap = batch;
+    }
+    IB_CU_CHECK(cudaMemcpyAsync(d->d_index, index, (size_t)batch * sizeof(int64_t), cudaMemcpyHostToDevice, im->st));
+    IB_CU_CHECK(ibk_gather_u8(im->st, batch, d->size, d->pixels, d->labels, d->d_index, x, y));
+    /* the caller refills index for the next batch at once: the copy must have left it */
+    IB_CU_CHECK(cudaStreamSynchronize(im->st));
+}
+
 /* ---- convolution (cuDNN) ----
  * Odd k: symmetric padding (k-1)/2, which is TF SAME. Even k: TF SAME puts the extra row/column
  * bottom/right; cuDNN pads symmetrically, so the plan convolves with padding k/2 into an
@@ -583,5 +626,8 @@ ib_backend *ib_cuda_module_create(int threads, int tf32, char *err_msg, size_t e
     be->conv_forward_act = cu_conv_forward_act;
     be->conv_act_pool_forward = cu_conv_act_pool_forward;
     be->fc_forward_act = cu_fc_forward_act;
+    be->images_open = cu_images_open;
+    be->images_close = cu_images_close;
+    be->gather_batch = cu_gather_batch;
     return be;
 }

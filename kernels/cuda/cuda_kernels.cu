@@ -162,6 +162,24 @@ extern "C" cudaError_t ibk_pool_backward(cudaStream_t st, const ib_pool_shape *s
 __global__ static void k_act_forward(int act, size_t n, const float *x, float *y) {
     GRID_STRIDE(i, n) y[i] = act_apply(act, x[i]);
 }
+/* One thread per pixel of the batch; the same float expression as the CPU's gather
+ * (uint8 -> float, times the float 1/255), so the inputs are bit-identical. */
+__global__ static void k_gather_u8(size_t total, size_t size, const uint8_t *pixels, const uint8_t *labels,
+                                   const int64_t *index, float *x, int32_t *y) {
+    GRID_STRIDE(i, total) {
+        size_t b = i / size, p = i % size;
+        int64_t img = index[b];
+        x[i] = (float)pixels[(size_t)img * size + p] * (1.0f / 255.0f);
+        if (p == 0) y[b] = labels[img];
+    }
+}
+extern "C" cudaError_t ibk_gather_u8(cudaStream_t st, int batch, size_t size, const uint8_t *pixels,
+                                     const uint8_t *labels, const int64_t *index, float *x, int32_t *y) {
+    size_t total = (size_t)batch * size;
+    if (total) k_gather_u8<<<grid_for(total), THREADS, 0, st>>>(total, size, pixels, labels, index, x, y);
+    return cudaGetLastError();
+}
+
 extern "C" cudaError_t ibk_act_forward(cudaStream_t st, int act, size_t n, const float *x, float *y) {
     k_act_forward<<<grid_for(n), THREADS, 0, st>>>(act, n, x, y);
     return cudaGetLastError();

@@ -44,6 +44,11 @@ cudaError_t ibk_pool_forward(cudaStream_t st, const ib_pool_shape *s, int batch,
 cudaError_t ibk_pool_backward(cudaStream_t st, const ib_pool_shape *s, int batch, const float *dy,
                               const int32_t *argmax, float *dx);
 
+/* x[b][i] = pixels[index[b] * size + i] / 255, y[b] = labels[index[b]], b < batch (the batch
+ * gathered on the device from the resident dataset; index is device memory). */
+cudaError_t ibk_gather_u8(cudaStream_t st, int batch, size_t size, const uint8_t *pixels, const uint8_t *labels,
+                          const int64_t *index, float *x, int32_t *y);
+
 cudaError_t ibk_act_forward(cudaStream_t st, int act, size_t n, const float *x, float *y);
 cudaError_t ibk_act_backward(cudaStream_t st, int act, size_t n, const float *y, const float *dy, float *dx);
 
