@@ -568,6 +568,30 @@ static void layer_xtics(sbuf *b, const ib_sweep_agg *s, const char *axis) {
     sb_puts(b, ")\n");
 }
 
+/* One data block of (stddev, step-0 value of `field` in layer l) over the groups where it is
+ * positive; *anchor, when given, gets the value at stddev w_anchor. Returns the point count. */
+static int step0_vs_stddev(sbuf *d, const ib_sweep_agg *s, int l, int field, double w_anchor, double *anchor) {
+    int points = 0;
+    for (int gi = 0; gi < s->n_groups; gi++) {
+        const ib_group *g = &s->groups[gi];
+        if (step0_index(g) != 0) continue;
+        double v = ib_group_stat(s, g, 0, l, field);
+        if (!(v > 0)) continue;
+        if (anchor && isnan(*anchor) && g->stddev == w_anchor) *anchor = v;
+        sb_printf(d, "%.9g %.9g\n", g->stddev, v);
+        points++;
+    }
+    return points;
+}
+
+/* End the data block just written and plot it as a line with points. */
+static void add_series(sbuf *d, sbuf *pl, int *blocks, int colour, const char *title) {
+    sb_puts(d, "\n\n");
+    sb_printf(pl, "%sDAT index %d using 1:2 with linespoints lt %d title '%s'", *blocks ? ", " : "plot ", *blocks,
+              colour % NCOLOURS + 1, title);
+    (*blocks)++;
+}
+
 static void fig_flow(plotter *P, sbuf *html, const ib_sweep_agg *s, int si) {
     const int L = s->n_layers;
     sbuf d = {0}, body = {0}, pl = {0};
@@ -587,22 +611,9 @@ static void fig_flow(plotter *P, sbuf *html, const ib_sweep_agg *s, int si) {
         }
     if (!isnan(w0) && wmax_pred <= w0) wmax_pred = w0 * 100;
     for (int l = 0; l < L; l++) {
-        int any = 0;
         double anchor = NAN;
-        for (int gi = 0; gi < s->n_groups; gi++) {
-            const ib_group *g = &s->groups[gi];
-            if (step0_index(g) != 0) continue;
-            double v = ib_group_stat(s, g, 0, l, IB_F_WG_L2);
-            if (!(v > 0)) continue;
-            if (isnan(anchor) && g->stddev == w0) anchor = v;
-            sb_printf(&d, "%.9g %.9g\n", g->stddev, v);
-            any = 1;
-        }
-        if (!any) continue;
-        sb_puts(&d, "\n\n");
-        sb_printf(&pl, "%sDAT index %d using 1:2 with linespoints lt %d title '%s'", blocks ? ", " : "plot ", blocks,
-                  l % NCOLOURS + 1, s->layer[l]);
-        blocks++;
+        if (!step0_vs_stddev(&d, s, l, IB_F_WG_L2, w0, &anchor)) continue;
+        add_series(&d, &pl, &blocks, l, s->layer[l]);
         if (!isnan(anchor)) {
             double p = predicted_exponent(l, L, bias_w);
             for (int k = 0; k <= 20; k++) {
@@ -687,11 +698,8 @@ static void fig_flow(plotter *P, sbuf *html, const ib_sweep_agg *s, int si) {
             }
         }
         if (!any) continue;
-        sb_puts(&d, "\n\n");
         wlabel(lab, sizeof lab, g->stddev);
-        sb_printf(&pl, "%sDAT index %d using 1:2 with linespoints lt %d title '%s'", blocks ? ", " : "plot ", blocks,
-                  gi % NCOLOURS + 1, lab);
-        blocks++;
+        add_series(&d, &pl, &blocks, gi, lab);
     }
     if (blocks) {
         ib_snprintf(name, sizeof name, "s%d_act_std", si);
@@ -707,21 +715,8 @@ static void fig_flow(plotter *P, sbuf *html, const ib_sweep_agg *s, int si) {
     d.len = body.len = pl.len = 0;
     blocks = 0;
     for (int l = 0; l < L; l++) {
-        int any = 0;
-        for (int gi = 0; gi < s->n_groups; gi++) {
-            const ib_group *g = &s->groups[gi];
-            if (step0_index(g) != 0) continue;
-            double v = ib_group_stat(s, g, 0, l, IB_F_UPD_RATIO);
-            if (v > 0) {
-                sb_printf(&d, "%.9g %.9g\n", g->stddev, v);
-                any = 1;
-            }
-        }
-        if (!any) continue;
-        sb_puts(&d, "\n\n");
-        sb_printf(&pl, "%sDAT index %d using 1:2 with linespoints lt %d title '%s'", blocks ? ", " : "plot ", blocks,
-                  l % NCOLOURS + 1, s->layer[l]);
-        blocks++;
+        if (!step0_vs_stddev(&d, s, l, IB_F_UPD_RATIO, NAN, NULL)) continue;
+        add_series(&d, &pl, &blocks, l, s->layer[l]);
     }
     if (blocks && is_adaptive(s->optimizer) && s->lr > 0) {
         for (int gi = 0; gi < s->n_groups; gi++)

@@ -193,25 +193,34 @@ static void bm_stats(ib_bench_state *st, const bench_arg *a, ib_backend *be) {
     be->release(be, x);
 }
 
-/* A whole training step of the original network (forward, loss, backward, Adam) or a
- * forward-only evaluation batch, through src/net.c exactly as the trainer calls it. */
-static void bm_net(ib_bench_state *st, const bench_arg *a, ib_backend *be) {
+/* The original network at batch a->batch with the original init and a fixed batch of inputs
+ * and labels in backend memory, as the trainer would leave it. Returns 0, or skips. */
+static int original_net(ib_bench_state *st, const bench_arg *a, ib_backend *be, ib_net *net) {
     ib_net_spec spec;
     ib_err err;
-    ib_net net;
-    if (ib_spec_parse("original", &spec, &err) || ib_net_build(&net, &spec, 1, 28, 28, 10, a->batch, be, &err)) {
+    if (ib_spec_parse("original", &spec, &err) || ib_net_build(net, &spec, 1, 28, 28, 10, a->batch, be, &err)) {
         ib_bench_skip(st, err.msg);
-        return;
+        return -1;
     }
     ib_init_config ic = {.scheme = IB_INIT_TRUNCNORMAL, .stddev = 0.1, .bias = 0.1};
-    ib_net_init_params(&net, &ic, 1);
+    ib_net_init_params(net, &ic, 1);
     const int B = a->batch;
     float *x = malloc(sizeof(float) * 784 * B);
     int32_t *lab = malloc(sizeof(int32_t) * B);
     for (int i = 0; i < 784 * B; i++) x[i] = ib_uniform_at(1, 1, (uint64_t)i);
     for (int i = 0; i < B; i++) lab[i] = i % 10;
-    be->upload(be, net.input, x, sizeof(float) * 784 * B);
-    be->upload(be, net.labels, lab, sizeof(int32_t) * B);
+    be->upload(be, net->input, x, sizeof(float) * 784 * B);
+    be->upload(be, net->labels, lab, sizeof(int32_t) * B);
+    free(x), free(lab);
+    return 0;
+}
+
+/* A whole training step of the original network (forward, loss, backward, Adam) or a
+ * forward-only evaluation batch, through src/net.c exactly as the trainer calls it. */
+static void bm_net(ib_bench_state *st, const bench_arg *a, ib_backend *be) {
+    ib_net net;
+    if (original_net(st, a, be, &net)) return;
+    const int B = a->batch;
     ib_optim_hparams hp = {.kind = IB_OPT_ADAM_TF, .lr = 1e-4, .beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8};
     long step = 0;
     double loss;
@@ -232,69 +241,19 @@ static void bm_net(ib_bench_state *st, const bench_arg *a, ib_backend *be) {
     /* backward counted as twice the forward (DESIGN.md's convention: 4.18 GFLOP per step at 50) */
     ib_bench_set_flops(st, net.flops_forward_per_sample * B * (a->op == OP_STEP ? 3 : 1));
     if (a->op == OP_EVAL) ib_bench_set_counter(st, "images", B);
-    free(x), free(lab);
     ib_net_free(&net);
 }
 
-/* The forward-only evaluation path the network code can take (proposed for src/net.c as
- * ib_net_forward_eval): conv + act + pool fused (the full-size activations stay in cache),
- * fc + act fused, dropout skipped (identity at test time, no copy). Returns the logits. */
-static const float *net_forward_eval(ib_net *net, int batch) {
-    ib_backend *be = net->be;
-    const float *x = net->input;
-    for (int i = 0; i < net->n_layers; i++) {
-        ib_layer *L = &net->layers[i];
-        ib_layer *A = i + 1 < net->n_layers && net->layers[i + 1].spec.kind == IB_L_ACT ? &net->layers[i + 1] : NULL;
-        ib_layer *P = A && i + 2 < net->n_layers && net->layers[i + 2].spec.kind == IB_L_POOL ? &net->layers[i + 2] : NULL;
-        const float *w = L->weight >= 0 ? net->param + net->params[L->weight].offset : NULL;
-        const float *b = L->bias >= 0 ? net->param + net->params[L->bias].offset : NULL;
-        switch (L->spec.kind) {
-        case IB_L_CONV:
-            if (P) {
-                be->conv_act_pool_forward(be, L->plan, batch, x, w, b, A->spec.act, &P->pool, P->out);
-                x = P->out, i += 2;
-            } else if (A) {
-                be->conv_forward_act(be, L->plan, batch, x, w, b, A->spec.act, L->out);
-                x = L->out, i += 1;
-            } else {
-                be->conv_forward(be, L->plan, batch, x, w, b, L->out);
-                x = L->out;
-            }
-            break;
-        case IB_L_FC:
-            if (A) {
-                be->fc_forward_act(be, batch, (int)L->in_size, (int)L->out_size, x, w, b, A->spec.act, L->out);
-                i += 1;
-            } else {
-                be->fc_forward(be, batch, (int)L->in_size, (int)L->out_size, x, w, b, L->out);
-            }
-            x = L->out;
-            break;
-        case IB_L_POOL: be->pool_forward(be, &L->pool, batch, x, L->out, L->argmax), x = L->out; break;
-        case IB_L_ACT: be->act_forward(be, L->spec.act, L->out_size * batch, x, L->out), x = L->out; break;
-        case IB_L_DROPOUT: break; /* identity at test time */
-        }
-    }
-    return x;
-}
-
+/* The evaluation path the trainer takes (ib_net_forward_eval: conv + act + pool fused, fc + act
+ * fused, dropout skipped), next to bm_net's unfused OP_EVAL; records how far its logits are
+ * from the unfused forward's. */
 static void bm_eval_fused(ib_bench_state *st, const bench_arg *a, ib_backend *be) {
-    ib_net_spec spec;
-    ib_err err;
     ib_net net;
-    if (ib_spec_parse("original", &spec, &err) || ib_net_build(&net, &spec, 1, 28, 28, 10, a->batch, be, &err)) {
-        ib_bench_skip(st, err.msg);
-        return;
-    }
-    ib_init_config ic = {.scheme = IB_INIT_TRUNCNORMAL, .stddev = 0.1, .bias = 0.1};
-    ib_net_init_params(&net, &ic, 1);
+    if (original_net(st, a, be, &net)) return;
     const int B = a->batch;
-    float *x = malloc(sizeof(float) * 784 * B);
-    for (int i = 0; i < 784 * B; i++) x[i] = ib_uniform_at(1, 1, (uint64_t)i);
-    be->upload(be, net.input, x, sizeof(float) * 784 * B);
     double loss;
     int right;
-    const float *logits = net_forward_eval(&net, B); /* warm-up; and check it against ib_net_forward */
+    const float *logits = ib_net_forward_eval(&net, B); /* warm-up; and check it against ib_net_forward */
     float *first = malloc(sizeof(float) * 10 * B);
     be->download(be, first, logits, sizeof(float) * 10 * B);
     const float *ref = ib_net_forward(&net, B, 0, 1, 0);
@@ -304,13 +263,12 @@ static void bm_eval_fused(ib_bench_state *st, const bench_arg *a, ib_backend *be
     for (int i = 0; i < 10 * B; i++) worst = fmax(worst, fabs(first[i] - second[i])), scale = fmax(scale, fabs(second[i]));
     ib_bench_set_counter(st, "max_rel_diff_vs_unfused", worst / scale);
     while (ib_bench_keep_running(st)) {
-        net_forward_eval(&net, B);
-        /* the loss reads the last layer's output, which net_forward_eval wrote in place */
-        ib_net_loss(&net, B, 0, &loss, &right);
+        ib_net_forward_eval(&net, B);
+        ib_net_loss(&net, B, 0, &loss, &right); /* reads the logits ib_net_forward_eval left in the last layer */
     }
     ib_bench_set_flops(st, net.flops_forward_per_sample * B);
     ib_bench_set_counter(st, "images", B);
-    free(x), free(first), free(second);
+    free(first), free(second);
     ib_net_free(&net);
 }
 

@@ -1437,7 +1437,7 @@ static int cmd_grid(int argc, char **argv) {
     if (ib_flags_parse(flags, n, argc, argv, 1, pos, 0, &npos, &err)) ib_exit_err(&err);
     if (help) {
         printf("usage: initbench sweep --out DIR [--preset original|quick] [--stddevs LIST] [--repeats R]\n"
-               "                       [--executor local|slurm] [--jobs J] [Slurm options] [any train flag]\n"
+               "                       [--executor local|slurm|none] [--jobs J] [Slurm options] [any train flag]\n"
                "       initbench sweep status DIR       one line per task; exit 0 when all are complete\n"
                "       initbench sweep resume DIR       restart the tasks that are not finished or queued\n"
                "       initbench sweep collect DIR      write DIR/summary.csv\n"
