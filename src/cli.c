@@ -120,8 +120,23 @@ ib_flag *ib_flag_find(ib_flag *flags, int n_flags, const char *name) {
     return NULL;
 }
 
+/* Test hook (tests/test_every_flag.sh): with INITBENCH_FLAG_TABLE set, a command prints its
+ * flag table (name, type, bounds, choices; one flag a line) and exits 0 instead of running, so
+ * a test can derive bad values for every flag of every command from the tables themselves. */
+static void dump_flag_table_if_asked(const ib_flag *flags, int n_flags) {
+    static const char *const types[] = {"int", "long", "u64", "double", "string", "choice", "bool", "double_list"};
+    if (!getenv("INITBENCH_FLAG_TABLE")) return;
+    for (int i = 0; i < n_flags; i++) {
+        const ib_flag *f = &flags[i];
+        printf("%s\t%s\t%.17g\t%.17g\t%d\t%s\n", f->name, types[f->type], f->min, f->max, f->open_bounds,
+               f->choices ? f->choices : "-");
+    }
+    exit(0);
+}
+
 int ib_flags_parse(ib_flag *flags, int n_flags, int argc, char **argv, int start, char **positional,
                    int max_positional, int *n_positional, ib_err *err) {
+    dump_flag_table_if_asked(flags, n_flags);
     int np = 0;
     for (int i = start; i < argc; i++) {
         const char *arg = argv[i];

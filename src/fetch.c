@@ -8,11 +8,11 @@
 #define _XOPEN_SOURCE 700 /* nftw() for removing the temporary directory */
 #endif
 #include "data.h"
+#include "cli.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
-#include <getopt.h>
 #include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -414,62 +414,34 @@ int ib_cmd_data(int argc, char **argv) {
         return IB_EXIT_USAGE;
     }
 
-    static const struct option options[] = {
-        {"dataset", required_argument, NULL, 'd'},
-        {"data-dir", required_argument, NULL, 'D'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
     /* info describes every dataset unless told otherwise; fetch and verify default to MNIST. */
     const char *dataset = strcmp(sub, "info") == 0 ? "all" : "mnist", *data_dir_flag = NULL;
-    int sub_argc = argc - 1;
-    char **sub_argv = argv + 1; /* sub_argv[0] is the subcommand, as getopt expects */
-    optind = 1;
-    opterr = 0; /* we print our own messages, naming the subcommand */
-    int c;
-    while ((c = getopt_long(sub_argc, sub_argv, ":h", options, NULL)) != -1) {
-        switch (c) {
-        case 'd': dataset = optarg; break;
-        case 'D': data_dir_flag = optarg; break;
-        case 'h': usage(stdout); return 0;
-        case ':':
-            fprintf(stderr, "initbench: data %s: option '%s' needs a value\n", sub, sub_argv[optind - 1]);
-            return IB_EXIT_USAGE;
-        default: {
-            const char *arg = sub_argv[optind - 1];
-            if (optopt && strncmp(arg, "--", 2) == 0)
-                fprintf(stderr, "initbench: data %s: option '%s' does not take a value\n", sub, arg);
-            else if (optopt)
-                fprintf(stderr, "initbench: data %s: unknown option '-%c' (see `initbench data --help`)\n",
-                        sub, optopt);
-            else
-                fprintf(stderr, "initbench: data %s: unknown option '%s' (see `initbench data --help`)\n",
-                        sub, arg);
-            return IB_EXIT_USAGE;
-        }
-        }
-    }
-    if (optind < sub_argc) {
-        fprintf(stderr, "initbench: data %s: unexpected argument '%s'\n", sub, sub_argv[optind]);
+    int help = 0;
+    ib_flag flags[] = {
+        {"dataset", IB_FLAG_CHOICE, &dataset, 0, 0, 0, "mnist|fashion-mnist|all", "NAME",
+         "mnist (default; info: all), fashion-mnist or all", 0},
+        {"data-dir", IB_FLAG_STRING, &data_dir_flag, 0, 0, 0, NULL, "DIR", "data directory", 0},
+        {"help", IB_FLAG_BOOL, &help, 0, 0, 0, NULL, NULL, "this help", 0},
+    };
+    ib_err err = {0, ""};
+    char *pos[1];
+    int npos = 0;
+    if (ib_flags_parse(flags, (int)(sizeof flags / sizeof flags[0]), argc, argv, 2, pos, 0, &npos, &err)) {
+        fprintf(stderr, "initbench: data %s: %s\n", sub, err.msg);
         return IB_EXIT_USAGE;
     }
-    if (data_dir_flag && !data_dir_flag[0]) {
-        fprintf(stderr, "initbench: data %s: --data-dir is empty\n", sub);
-        return IB_EXIT_USAGE;
+    if (help) {
+        usage(stdout);
+        return 0;
     }
 
     const char *names[2];
     int n_names = 0;
-    ib_err err = {0, ""};
     if (strcmp(dataset, "all") == 0) {
         names[n_names++] = mnist_source.name;
         names[n_names++] = fashion_source.name;
-    } else if (ib_dataset_check_name(dataset, &err) == 0) {
-        names[n_names++] = dataset;
     } else {
-        fprintf(stderr, "initbench: data %s: --dataset: unknown dataset '%s' (known: mnist, "
-                "fashion-mnist, all)\n", sub, dataset);
-        return IB_EXIT_USAGE;
+        names[n_names++] = dataset; /* the flag's choices are the known datasets */
     }
 
     const char *data_dir = ib_data_dir_resolve(data_dir_flag);

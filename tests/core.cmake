@@ -36,3 +36,6 @@ endif()
 add_executable(test_flags ${CMAKE_CURRENT_SOURCE_DIR}/test_flags.c)
 target_link_libraries(test_flags PRIVATE initbench_core)
 add_test(NAME flags_bad_values COMMAND test_flags)
+# ... and every flag of every command, end to end, from the commands' own flag tables
+add_test(NAME flags_every_command COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/test_every_flag.sh $<TARGET_FILE:initbench>)
+set_tests_properties(flags_every_command PROPERTIES TIMEOUT 600)

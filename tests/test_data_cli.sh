@@ -37,10 +37,10 @@ cli)
     expect 2 "usage:" data
     expect 2 "'frob'" data frob
     expect 2 "'--bogus'" data fetch --bogus
-    expect 2 "'--dataset' needs a value" data fetch --dataset
-    expect 2 "unknown dataset 'cifar'" data verify --dataset cifar
+    expect 2 "--dataset needs a value" data fetch --dataset
+    expect 2 "--dataset: unknown value 'cifar' (choose one of: mnist|fashion-mnist|all)" data verify --dataset cifar
     expect 2 "'extra'" data verify extra
-    expect 2 "--data-dir is empty" data info --data-dir ""
+    expect 2 "--data-dir: empty value" data info --data-dir ""
     expect 2 "missing; run \`initbench data fetch --dataset mnist --data-dir $tmp/empty\`" \
         data verify --data-dir "$tmp/empty"
     expect 0 "missing" data info --dataset all --data-dir "$tmp/empty"
