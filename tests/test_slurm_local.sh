@@ -7,64 +7,12 @@
 set -euo pipefail
 
 SRC=${1:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
-UP=$SRC/jobs/slurm-local-up
-DOWN=$SRC/jobs/slurm-local-down
-PATH=$PATH:/usr/sbin:/sbin
+# shellcheck source=tests/slurm_test_lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/slurm_test_lib.sh" # skip, fail, cluster set-up and tear-down
 
-skip() { echo "SKIP: $*"; exit 77; }
-[[ $EUID -eq 0 ]] || skip "needs root (it starts munged, slurmctld and slurmd)"
-missing=()
-for c in slurmctld slurmd munged munge sbatch squeue scontrol sinfo scancel; do
-  command -v "$c" >/dev/null 2>&1 || missing+=("$c")
-done
-[[ ${#missing[@]} -eq 0 ]] || skip "not installed: ${missing[*]} (apt-get install slurm-wlm munge)"
-[[ -f $UP && -f $DOWN ]] || { echo "FAIL: $UP or $DOWN not found"; exit 1; }
-
-# A private cluster: config, logs, state and pid files in a temp dir, never /etc/slurm.
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/ib-slurm-test.XXXXXX")
-export IB_SLURM_CONF_DIR=$WORK/etc IB_SLURM_LOG_DIR=$WORK/log IB_SLURM_RUN_DIR=$WORK/run
-export IB_SLURM_SPOOL_DIR=$WORK/spool
-# slurmd runs job scripts from its spool dir: it must not be on a noexec mount.
-if [[ $(findmnt -no OPTIONS -T "$WORK" 2>/dev/null) == *noexec* ]]; then
-  export IB_SLURM_SPOOL_DIR=/var/spool/initbench-slurm-test
-fi
-IB_PROG=test_slurm_local
-# shellcheck source=jobs/slurm-local-lib.sh
-. "$SRC/jobs/slurm-local-lib.sh" # process helpers; exports SLURM_CONF for sbatch/squeue/...
-
-# It would clash with another Slurm on the default ports (6817/6818).
-for c in slurmctld slurmd; do
-  p=$(ib_pids_named "$c" | paste -sd' ')
-  if [[ -n $p ]]; then
-    rm -rf "$WORK"
-    skip "a $c is already running (pid $p); this test starts its own cluster on Slurm's default ports; stop it first (jobs/slurm-local-down)"
-  fi
-done
+slurm_test_require
+slurm_test_setup test_slurm_local ib-slurm-test 30
 MUNGED_BEFORE=$(ib_pids_named munged | paste -sd' ')
-
-STARTED=0
-fail() {
-  echo "FAIL: $*" >&2
-  exit 1
-}
-cleanup() {
-  local rc=$?
-  trap - EXIT
-  if [[ $STARTED -eq 1 ]]; then
-    timeout 120 bash "$DOWN" >"$WORK/cleanup-down.out" 2>&1 ||
-      { echo "cleanup: slurm-local-down failed:"; cat "$WORK/cleanup-down.out"; rc=1; }
-  fi
-  if [[ $rc -eq 0 ]]; then
-    rm -rf "$WORK"
-  else
-    for f in "$WORK"/log/slurmctld.log "$WORK"/log/slurmd.log; do
-      [[ -s $f ]] && { echo "---- last lines of $f"; tail -n 30 "$f"; }
-    done
-    echo "test_slurm_local: FAILED (exit $rc); files kept in $WORK"
-  fi
-  exit "$rc"
-}
-trap cleanup EXIT
 
 step() { printf '== %s\n' "$*"; }
 ms_since() { echo $(( ($(ib_now_us) - $1) / 1000 )); }
@@ -82,7 +30,7 @@ run_script() {
 # wait_job JOBID TIMEOUT_S: poll until every element of the job is in a final state; leaves
 # "index state" lines (index N/A for a plain job) in $STATES. Fails on timeout or a drained node.
 wait_job() {
-  local j=$1 end=$(( $(ib_now_us) + $2 * 1000000 )) s all_final nodes
+  local j=$1 end=$(( $(ib_now_us) + $2 * 1000000 )) s all_final
   while :; do
     STATES=$(timeout 15 squeue -h -j "$j" --states=all -r -o '%K %T' | sort -n) ||
       fail "squeue -j $j failed"
@@ -95,9 +43,7 @@ wait_job() {
       esac
     done <<<"$STATES"
     [[ $all_final -eq 1 ]] && return 0
-    # A job launch failure drains the node and the rest would stay PENDING forever.
-    nodes=$(timeout 15 sinfo -h -o '%T %E') || fail "sinfo failed"
-    [[ $nodes != *drain* && $nodes != *down* ]] || fail "node went bad while job $j ran: $nodes"
+    check_node "while job $j ran"
     (( $(ib_now_us) < end )) || fail "job $j not finished after $2 s; squeue: $(tr '\n' ';' <<<"$STATES")"
     sleep 0.5
   done

@@ -16,65 +16,15 @@ set -euo pipefail
 
 SRC=${1:?usage: test_slurm_sweep.sh SOURCE_DIR INITBENCH}
 IB=${2:?usage: test_slurm_sweep.sh SOURCE_DIR INITBENCH}
-UP=$SRC/jobs/slurm-local-up
-DOWN=$SRC/jobs/slurm-local-down
-PATH=$PATH:/usr/sbin:/sbin
+# shellcheck source=tests/slurm_test_lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/slurm_test_lib.sh" # skip, fail, cluster set-up and tear-down
 
-skip() { echo "SKIP: $*"; exit 77; }
-[[ $EUID -eq 0 ]] || skip "needs root (it starts munged, slurmctld and slurmd)"
-missing=()
-for c in slurmctld slurmd munged munge sbatch squeue scontrol sinfo scancel python3 setsid; do
-  command -v "$c" >/dev/null 2>&1 || missing+=("$c")
-done
-[[ ${#missing[@]} -eq 0 ]] || skip "not installed: ${missing[*]} (apt-get install slurm-wlm munge)"
+slurm_test_require python3 setsid
 [[ -x $IB ]] || { echo "FAIL: $IB is not an executable"; exit 1; }
 "$IB" data verify --dataset mnist >/dev/null 2>&1 || skip "MNIST not available (initbench data fetch)"
 
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/ib-slurm-sweep.XXXXXX")
-export IB_SLURM_CONF_DIR=$WORK/etc IB_SLURM_LOG_DIR=$WORK/log IB_SLURM_RUN_DIR=$WORK/run
-export IB_SLURM_SPOOL_DIR=$WORK/spool
-if [[ $(findmnt -no OPTIONS -T "$WORK" 2>/dev/null) == *noexec* ]]; then
-  export IB_SLURM_SPOOL_DIR=/var/spool/initbench-slurm-test
-fi
-IB_PROG=test_slurm_sweep
-# shellcheck source=jobs/slurm-local-lib.sh
-. "$SRC/jobs/slurm-local-lib.sh" # process helpers; exports SLURM_CONF for sbatch/squeue/...
+slurm_test_setup test_slurm_sweep ib-slurm-sweep 20 '*/slurm/logs/*' 15
 export INITBENCH_JOBS_DIR=$SRC/jobs
-
-for c in slurmctld slurmd; do
-  p=$(ib_pids_named "$c" | paste -sd' ')
-  if [[ -n $p ]]; then
-    rm -rf "$WORK"
-    skip "a $c is already running (pid $p); this test starts its own cluster on Slurm's default ports"
-  fi
-done
-
-STARTED=0
-fail() {
-  echo "FAIL: $*" >&2
-  exit 1
-}
-cleanup() {
-  local rc=$?
-  trap - EXIT
-  if [[ $STARTED -eq 1 ]]; then
-    timeout 120 bash "$DOWN" >"$WORK/cleanup-down.out" 2>&1 ||
-      { echo "cleanup: slurm-local-down failed:"; cat "$WORK/cleanup-down.out"; rc=1; }
-  fi
-  if [[ $rc -eq 0 ]]; then
-    rm -rf "$WORK"
-  else
-    for f in "$WORK"/log/slurmctld.log "$WORK"/log/slurmd.log; do
-      [[ -s $f ]] && { echo "---- last lines of $f"; tail -n 20 "$f"; }
-    done
-    for f in "$WORK"/*/slurm/logs/*; do
-      [[ -s $f ]] && { echo "---- $f"; tail -n 15 "$f"; }
-    done
-    echo "test_slurm_sweep: FAILED (exit $rc); files kept in $WORK"
-  fi
-  exit "$rc"
-}
-trap cleanup EXIT
 
 T_ALL=$(ib_now_us)
 step() { printf '== [%5.1f s] %s\n' "$(secs_since "$T_ALL")" "$*"; }
@@ -94,11 +44,6 @@ status_wait() {
     (( $(ib_now_us) < end )) || { cat "$WORK/status.out"; fail "$1 not complete after $2 s"; }
     sleep 0.5
   done
-}
-check_node() {
-  local nodes
-  nodes=$(timeout 15 sinfo -h -o '%T %E') || fail "sinfo failed"
-  [[ $nodes != *drain* && $nodes != *down* ]] || fail "node went bad: $nodes"
 }
 # queue_empty_wait TIMEOUT_S: until no job is pending, running or completing (collect jobs included).
 queue_empty_wait() {
@@ -120,9 +65,16 @@ until_true() {
     sleep 0.1
   done
 }
+# status_incomplete DIR WHAT: `sweep status DIR` must exit 3 (not all tasks complete); shows its
+# output and keeps it in DIR.status for the checks that follow.
+status_incomplete() {
+  local rc=0
+  "$IB" sweep status "$1" >"$1.status" 2>&1 || rc=$?
+  sed 's/^/   | /' "$1.status"
+  [[ $rc -eq 3 ]] || fail "$2 exited $rc, expected 3"
+}
 job_of() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]+"/slurm/submissions.json"))["submissions"][int(sys.argv[2])]["job_id"])' "$1" "$2"; }
 curve_rows() { [[ -f $1/curve.csv ]] && (( $(wc -l <"$1/curve.csv") - 1 >= $2 )); }
-record_says() { [[ -f $1 ]] && grep -q "\"status\":[[:space:]]*\"$2\"" "$1"; }
 no_half_written() { # DIR: no temp files, every JSON parses
   local tmp
   tmp=$(find "$1" -name '*.tmp.*' | head -5)
@@ -175,12 +127,9 @@ echo "not a directory" >"$B/runs/0001-w0.1-r0" # where task 1's run directory go
   --out "$B" >"$WORK/B.out" 2>&1 || { cat "$WORK/B.out"; fail "sweep B submission exited $?"; }
 grep -q '1 array task for 2 sweep tasks' "$WORK/B.out" || { cat "$WORK/B.out"; fail "--tasks-per-job 2: expected 1 array task"; }
 queue_empty_wait 300
-rc=0
-"$IB" sweep status "$B" >"$WORK/B.status" 2>&1 || rc=$?
-sed 's/^/   | /' "$WORK/B.status"
-[[ $rc -eq 3 ]] || fail "status of a sweep with a failed task exited $rc, expected 3"
-grep -Eq '^ +0 .* complete ' "$WORK/B.status" || fail "task 0 (same array task) should be complete"
-grep -Eq '^ +1 .* failed +.*runs/0001-w0.1-r0 exists and is not a directory' "$WORK/B.status" ||
+status_incomplete "$B" "status of a sweep with a failed task"
+grep -Eq '^ +0 .* complete ' "$B.status" || fail "task 0 (same array task) should be complete"
+grep -Eq '^ +1 .* failed +.*runs/0001-w0.1-r0 exists and is not a directory' "$B.status" ||
   fail "task 1 should be failed, naming the blocked path"
 rm "$B/runs/0001-w0.1-r0"
 "$IB" sweep resume "$B" >"$WORK/B.resume" 2>&1 || { cat "$WORK/B.resume"; fail "sweep resume exited $?"; }
@@ -256,11 +205,8 @@ until_true 120 "two tasks of D running" bash -c "curve_rows() { [[ -f \$1/curve.
 sleep 0.6
 timeout 15 scancel "$JD" || fail "scancel $JD"
 queue_empty_wait 120
-rc=0
-"$IB" sweep status "$D" >"$WORK/D.status" 2>&1 || rc=$?
-sed 's/^/   | /' "$WORK/D.status"
-[[ $rc -eq 3 ]] || fail "status after scancel exited $rc, expected 3"
-grep -Eq '^ +2 .* missing' "$WORK/D.status" || fail "the never-started task 2 should be missing"
+status_incomplete "$D" "status after scancel"
+grep -Eq '^ +2 .* missing' "$D.status" || fail "the never-started task 2 should be missing"
 no_half_written "$D"
 for r in "$D"/runs/*/; do
   [[ -f $r/run.json ]] || fail "$r: no run.json"
