@@ -5,9 +5,9 @@
 #define _XOPEN_SOURCE 700 /* nftw() for cleaning up the temporary directory */
 #endif
 #include "check.h"
+#include "tmpdir.h"
 #include "data.h"
 
-#include <ftw.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -535,20 +535,8 @@ static void test_real(const char *name, const long *train_counts) {
     ib_dataset_free(&ds);
 }
 
-static int remove_entry(const char *path, const struct stat *st, int type, struct FTW *ftw) {
-    (void)st;
-    (void)type;
-    (void)ftw;
-    return remove(path);
-}
-
 int main(void) {
-    const char *tmp_root = getenv("TMPDIR");
-    snprintf(tmp_dir, sizeof tmp_dir, "%s/test_idx-XXXXXX", tmp_root && tmp_root[0] ? tmp_root : "/tmp");
-    if (!mkdtemp(tmp_dir)) {
-        perror("mkdtemp");
-        return 1;
-    }
+    if (test_tmpdir_make(tmp_dir, sizeof tmp_dir, "test_idx")) return 1;
     test_valid();
     test_bad_headers();
     test_gzip();
@@ -560,6 +548,6 @@ int main(void) {
     static const long fashion_counts[10] = {6000, 6000, 6000, 6000, 6000, 6000, 6000, 6000, 6000, 6000};
     test_real("mnist", mnist_counts);
     test_real("fashion-mnist", fashion_counts);
-    if (nftw(tmp_dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS) != 0) perror(tmp_dir);
+    test_tmpdir_remove(tmp_dir);
     return check_finish("test_idx");
 }

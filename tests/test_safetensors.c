@@ -6,10 +6,10 @@
 #define _XOPEN_SOURCE 700 /* nftw() for cleaning up the temporary directory */
 #endif
 #include "check.h"
+#include "tmpdir.h"
 #include "safetensors.h"
 
 #include <errno.h>
-#include <ftw.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -409,20 +409,8 @@ static void test_pytorch(void) {
     ib_safetensors_meta_free(meta, n_meta);
 }
 
-static int remove_entry(const char *path, const struct stat *st, int type, struct FTW *ftw) {
-    (void)st;
-    (void)type;
-    (void)ftw;
-    return remove(path);
-}
-
 int main(void) {
-    const char *tmp_root = getenv("TMPDIR");
-    snprintf(tmp_dir, sizeof tmp_dir, "%s/test_safetensors-XXXXXX", tmp_root && tmp_root[0] ? tmp_root : "/tmp");
-    if (!mkdtemp(tmp_dir)) {
-        perror("mkdtemp");
-        return 1;
-    }
+    if (test_tmpdir_make(tmp_dir, sizeof tmp_dir, "test_safetensors")) return 1;
     make_tensors();
     test_round_trip();
     test_write_errors();
@@ -430,6 +418,6 @@ int main(void) {
     test_mutations();
     test_pytorch();
     free_tensors();
-    if (nftw(tmp_dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS) != 0) perror(tmp_dir);
+    test_tmpdir_remove(tmp_dir);
     return check_finish("test_safetensors");
 }
