@@ -1244,9 +1244,77 @@ static void emit_claims(sbuf *h, sbuf *md, const claims *C) {
     sb_puts(h, "</ol>\n");
 }
 
+/* Trained: complete runs whose mean final accuracy is at least 0.5, none stuck at chance. */
+static int group_trained(const ib_group *g) { return g->n_final > 0 && g->final_mean >= 0.5 && g->n_stuck == 0; }
+
+/* "w = a, b (2 of 5 stddevs)" for the groups of s that pass `keep` (NULL: all); only stddevs
+ * that `other` also has (when given) count. */
+static void stddev_list(char *buf, size_t len, const ib_sweep_agg *s, const ib_sweep_agg *other,
+                        int (*keep)(const ib_group *), int only_vanishing) {
+    buf[0] = 0;
+    int k = 0, of = 0;
+    for (int gi = 0; gi < s->n_groups; gi++) {
+        const ib_group *g = &s->groups[gi];
+        int shared = !other;
+        for (int q = 0; other && q < other->n_groups; q++) shared |= other->groups[q].stddev == g->stddev;
+        if (!shared || (only_vanishing && make_verdict(s, g).kind != V_VANISHING)) continue;
+        of++;
+        if (keep && !keep(g)) continue;
+        ib_snprintf(buf + strlen(buf), len - strlen(buf), "%s%g", k++ ? ", " : "w = ", g->stddev);
+    }
+    ib_snprintf(buf + strlen(buf), len - strlen(buf), "%s(%d of %d stddev%s)", k ? " " : "none ", k, of,
+                of == 1 ? "" : "s");
+}
+
+/* The sweeps read against each other in a few sentences: same net with another optimiser, same
+ * optimiser on another net. Every number comes from the tables below. */
+static void in_short(sbuf *h, sbuf *md, const ib_sweep_agg *S, int n) {
+    char para[4000] = "";
+    for (int a = 0; a < n; a++)
+        for (int b = 0; b < n; b++) {
+            if (a == b) continue;
+            const ib_sweep_agg *A = &S[a], *B = &S[b];
+            char ta[400], tb[400], va[400], vb[400];
+            if (!strcmp(A->net, B->net) && strcmp(A->optimizer, B->optimizer) && a < b) {
+                stddev_list(ta, sizeof ta, A, B, group_trained, 0);
+                stddev_list(tb, sizeof tb, B, A, group_trained, 0);
+                stddev_list(va, sizeof va, A, B, group_trained, 1);
+                stddev_list(vb, sizeof vb, B, A, group_trained, 1);
+                CAT(para, "Same network (%s) and the same initialisations, two optimisers: %s trained at %s, %s at %s. "
+                          "Where the step-0 gradients vanish, %s trained at %s and %s at %s: the gradients vanish "
+                          "for both, so what differs is how each optimiser turns a vanished gradient into a step. ",
+                    A->net_given, A->optimizer, ta, B->optimizer, tb, A->optimizer, va, B->optimizer, vb);
+            }
+            if (!strcmp(A->optimizer, B->optimizer) && strcmp(A->net, B->net) && A->n_layers < B->n_layers) {
+                stddev_list(ta, sizeof ta, A, B, group_trained, 0);
+                stddev_list(tb, sizeof tb, B, A, group_trained, 0);
+                const ib_group *ga = first_step0(A, 0), *gb = first_step0(B, 0);
+                CAT(para, "Same optimiser (%s), another network: %s (%d weight layers) trained at %s, %s (%d weight "
+                          "layers) at %s. ",
+                    A->optimizer, A->net_given, A->n_layers, ta, B->net_given, B->n_layers, tb);
+                if (ga && gb && ga->stddev == gb->stddev && A->lr > 0 && B->lr > 0)
+                    CAT(para, "At w = %g the step-0 first/last gradient ratio is %s in %s and %s in %s, and the first "
+                              "layer's first update is %s lr and %s lr: where the gradient is that small, sqrt(v) is "
+                              "below epsilon and the step shrinks with the gradient, so the normalisation no longer "
+                              "rescues it. ",
+                        ga->stddev, G(make_verdict(A, ga).grad_ratio), A->net_given, G(make_verdict(B, gb).grad_ratio),
+                        B->net_given, G(ib_group_stat(A, ga, 0, 0, IB_F_UPD_RMS) / A->lr),
+                        G(ib_group_stat(B, gb, 0, 0, IB_F_UPD_RMS) / B->lr));
+            }
+        }
+    if (!para[0]) return;
+    sb_puts(h, "<p><b>In short.</b> ");
+    sb_esc(h, para);
+    sb_puts(h, "(Trained: mean final accuracy at least 0.5 and no run stuck at chance; final_accuracy.csv, "
+               "verdicts.csv.)</p>\n");
+    sb_printf(md, "**In short.** %s(Trained: mean final accuracy at least 0.5 and no run stuck at chance; "
+                  "final_accuracy.csv, verdicts.csv.)\n\n", para);
+}
+
 static void comparison(plotter *P, sbuf *h, sbuf *md, ib_sweep_agg *S, int n) {
-    sb_puts(h, "<h2>Comparison of the sweeps</h2>\n");
+    sb_puts(h, "<h2 id=comparison>Comparison of the sweeps</h2>\n");
     sb_puts(md, "\n## Comparison of the sweeps\n\n");
+    in_short(h, md, S, n);
     sbuf d = {0}, body = {0}, pl = {0}, d2 = {0}, pl2 = {0};
     int nb = 0, nb2 = 0;
     for (int si = 0; si < n; si++) {
@@ -1270,14 +1338,14 @@ static void comparison(plotter *P, sbuf *h, sbuf *md, ib_sweep_agg *S, int n) {
             if (*q == '\'' || *q == '_' || *q == '^' || *q == '{' || *q == '}' || *q == '@') *q = ' ';
         if (any) {
             sb_puts(&d, "\n\n");
-            sb_printf(&pl, "%sDAT index %d using 1:2:3 with yerrorlines lt %d title '%d: %s'", nb ? ", " : "plot ", nb,
-                      si % NCOLOURS + 1, si + 1, t);
+            sb_printf(&pl, "%sDAT index %d using 1:2:3 with yerrorlines lt %d title '%s'", nb ? ", " : "plot ", nb,
+                      si % NCOLOURS + 1, t); /* the label already starts with the sweep's number */
             nb++;
         }
         if (any2) {
             sb_puts(&d2, "\n\n");
-            sb_printf(&pl2, "%sDAT index %d using 1:2 with linespoints lt %d title '%d: %s'", nb2 ? ", " : "plot ", nb2,
-                      si % NCOLOURS + 1, si + 1, t);
+            sb_printf(&pl2, "%sDAT index %d using 1:2 with linespoints lt %d title '%s'", nb2 ? ", " : "plot ", nb2,
+                      si % NCOLOURS + 1, t);
             nb2++;
         }
     }
@@ -1291,7 +1359,8 @@ static void comparison(plotter *P, sbuf *h, sbuf *md, ib_sweep_agg *S, int n) {
         body.len = 0;
         sb_printf(&body, "set logscale xy\nset format x '10^{%%L}'\nset format y '10^{%%L}'\nset xlabel 'weight init stddev w'\n"
                          "set ylabel 'first / last layer weight-grad L2, step 0'\nset key top left\n%s\n", pl2.p);
-        figure(P, h, "cmp_grad_ratio", "How far gradients vanish or explode across the layers at step 0, per sweep.", 820,
+        figure(P, h, "cmp_grad_ratio", "How far gradients vanish or explode across the layers at step 0, per sweep (sweeps of one net with the "
+               "same seeds start from the same parameters: their lines coincide).", 820,
                420, &d2, body.p);
     }
     sb_puts(h, "<table><tr><th class=l>sweep</th><th>stddev</th><th class=l>verdict</th><th>first/last grad</th>"
@@ -1305,7 +1374,7 @@ static void comparison(plotter *P, sbuf *h, sbuf *md, ib_sweep_agg *S, int n) {
             verdict v = make_verdict(s, g);
             int other = g->count[IB_RUN_MISSING] + g->count[IB_RUN_RUNNING] + g->count[IB_RUN_FAILED] +
                         g->count[IB_RUN_INTERRUPTED];
-            sb_printf(h, "<tr><td class=l>%d: ", si + 1);
+            sb_puts(h, "<tr><td class=l>");
             sb_esc(h, s->label);
             sb_printf(h, "</td><td>%g</td><td class='l v-%s'>%s</td><td>%s</td><td>%s</td><td>%d</td><td>%d</td><td>%d</td></tr>\n",
                       g->stddev, verdict_names[v.kind], verdict_names[v.kind], G(v.grad_ratio), G(g->final_mean),
@@ -1316,14 +1385,21 @@ static void comparison(plotter *P, sbuf *h, sbuf *md, ib_sweep_agg *S, int n) {
     }
     sb_puts(h, "</table>\n");
     /* where vanishing/exploding stopped training, and where it did not (from the table above) */
-    char stopped[1500] = "", fine[1500] = "";
+    char stopped[1500] = "", fine[1500] = "", unexplained[1500] = "";
     for (int si = 0; si < n; si++)
         for (int gi = 0; gi < S[si].n_groups; gi++) {
             const ib_group *g = &S[si].groups[gi];
             verdict v = make_verdict(&S[si], g);
-            if ((v.kind != V_VANISHING && v.kind != V_EXPLODING) || g->n_final == 0) continue;
+            if (g->n_final == 0) continue;
             int bad = g->final_mean < 0.5 || g->n_stuck > 0;
             char item[200];
+            if (v.kind != V_VANISHING && v.kind != V_EXPLODING) {
+                if (!bad) continue;
+                ib_snprintf(item, sizeof item, " sweep %d w = %g (final %s%s)", si + 1, g->stddev, G(g->final_mean),
+                            g->n_stuck ? ", stuck runs" : "");
+                CAT(unexplained, "%s%s", unexplained[0] ? ";" : "", item);
+                continue;
+            }
             ib_snprintf(item, sizeof item, " sweep %d w = %g (%s, final %s%s)", si + 1, g->stddev, verdict_names[v.kind],
                       G(g->final_mean), g->n_stuck ? ", stuck runs" : "");
             if (bad) CAT(stopped, "%s%s", stopped[0] ? ";" : "", item);
@@ -1334,10 +1410,21 @@ static void comparison(plotter *P, sbuf *h, sbuf *md, ib_sweep_agg *S, int n) {
     sb_esc(h, stopped[0] ? stopped : " nowhere in these sweeps");
     sb_puts(h, ". Where it did not:");
     sb_esc(h, fine[0] ? fine : " nowhere in these sweeps");
-    sb_puts(h, ". (final_accuracy.csv, verdicts.csv)</p>\n");
+    sb_puts(h, ".");
+    if (unexplained[0]) {
+        sb_puts(h, " Healthy at step 0 by the verdict, yet not trained (the step-0 gradients do not explain it; the "
+                   "learning curves and later statistics do):");
+        sb_esc(h, unexplained);
+        sb_puts(h, ".");
+    }
+    sb_puts(h, " (final_accuracy.csv, verdicts.csv)</p>\n");
     sb_printf(md, "\nWhere a vanishing or exploding verdict stopped training (final accuracy below 0.5, or a run stuck "
-                  "at chance):%s. Where it did not:%s. (final_accuracy.csv, verdicts.csv)\n",
+                  "at chance):%s. Where it did not:%s.",
               stopped[0] ? stopped : " nowhere in these sweeps", fine[0] ? fine : " nowhere in these sweeps");
+    if (unexplained[0])
+        sb_printf(md, " Healthy at step 0 by the verdict, yet not trained (the step-0 gradients do not explain it; the "
+                      "learning curves and later statistics do):%s.", unexplained);
+    sb_puts(md, " (final_accuracy.csv, verdicts.csv)\n");
     sb_free(&d);
     sb_free(&d2);
     sb_free(&body);
@@ -1447,6 +1534,7 @@ int ib_report_write(const char *const *sweep_dirs, int n, const char *out_dir, c
         sb_esc(&h, s->dir);
         sb_printf(&h, "</code>, %d runs</li>\n", s->n_runs);
     }
+    if (n > 1) sb_puts(&h, "<li><a href='#comparison'>Comparison of the sweeps</a></li>\n");
     sb_puts(&h, "</ul>\n");
     for (int si = 0; si < n; si++) {
         ib_sweep_agg *s = &S[si];

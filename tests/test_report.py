@@ -266,6 +266,11 @@ def case_chromium(exe, tmp):
     check(os.path.exists(os.path.join(out, "figures", "s0_original.png")), "--format png writes figures/")
     html = open(os.path.join(out, "index.html")).read()
     check("Comparison of the sweeps" in html and "Plain SGD on the same net" in html, "comparison section")
+    # the synthesis counts trained stddevs over the shared ones: Adam's 1e-4 has a run stuck at chance
+    md = open(os.path.join(out, "summary.md")).read()
+    want = ("two optimisers: adam trained at w = 0.01, 1 (2 of 3 stddevs), sgd at w = 0.0001, 0.01, 1 "
+            "(3 of 3 stddevs)")
+    check(want in md, "in-short synthesis: %r not in %r" % (want, md[md.find("In short"):][:400]))
     check_page(out, tmp)
     print("chromium: ok")
 
