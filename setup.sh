@@ -28,6 +28,7 @@ packages=(
   slurm-wlm munge                                                         # Slurm sweeps and their tests
   gnuplot-nox chromium                                                    # report plots; the page test (headless)
   clang libclang-rt-14-dev libomp-dev                                     # sanitizer and fuzzing builds
+  procps                                                                  # pgrep in the kill/resume tests
 )
 missing=()
 for p in "${packages[@]}"; do
