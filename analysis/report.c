@@ -1103,8 +1103,10 @@ static void answer(const ib_sweep_agg *S, int nS, int si, claims *C) {
                      "units pass no gradient).", lo->stddev, G(zmax));
         } else {
             ib_snprintf(k->text, sizeof k->text,
-                     "This net has no ReLU (%s): at w = %g up to %s of a hidden layer's activations are saturated and "
-                     "%s are zero at step 0.", s->net_given, lo->stddev, G(sat), G(zmax));
+                     "This net has no ReLU (%s): at w = %g at most %s of any hidden layer's activations are saturated "
+                     "and at most %s are exactly zero at step 0, so saturation does not explain the vanishing here; "
+                     "the per-layer factor of claim 1 does.",
+                     s->net_given, lo->stddev, G(sat), G(zmax));
         }
         cite(where, sizeof where, s, rl);
         ib_snprintf(k->evidence, sizeof k->evidence,
