@@ -8,6 +8,7 @@
 
 #include "cpu_ops.h"
 #include "rng.h"
+#include "softmax_xent.h"
 
 /* 64-byte alignment for AVX-512 loads; zeroed as the interface promises. Through calloc, so
  * that large buffers come as fresh zero pages from mmap and only the pages a run touches count
@@ -273,20 +274,10 @@ void ib_ref_softmax_xent(ib_backend *be, int batch, int classes, const float *lo
     double total = 0;
     int right = 0;
     for (int n = 0; n < batch; n++) { /* sequential: the loss sum's order must not vary */
-        const float *z = logits + (size_t)n * classes;
-        int arg = 0;
-        for (int c = 1; c < classes; c++)
-            if (z[c] > z[arg]) arg = c;
-        double zmax = z[arg], sum = 0;
-        for (int c = 0; c < classes; c++) sum += exp((double)z[c] - zmax);
-        double log_sum = log(sum);
-        total += zmax + log_sum - (double)z[labels[n]];
-        right += (arg == labels[n]);
-        if (dlogits)
-            for (int c = 0; c < classes; c++) {
-                double p = exp((double)z[c] - zmax - log_sum);
-                dlogits[(size_t)n * classes + c] = (float)((p - (c == labels[n])) * grad_scale);
-            }
+        int ok;
+        total += ib_xent_row(logits + (size_t)n * classes, classes, labels[n], grad_scale,
+                             dlogits ? dlogits + (size_t)n * classes : NULL, &ok);
+        right += ok;
     }
     *loss_sum = total;
     *correct = right;

@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "cuda_kernels.h"
+#include "softmax_xent.h"
 #include "cuda_math.h"
 #include "philox.h"
 
@@ -241,21 +242,8 @@ __global__ static void k_softmax_xent(int batch, int classes, const float *logit
                                       float grad_scale, float *dlogits, double *loss, int *correct) {
     int n = blockIdx.x * blockDim.x + threadIdx.x;
     if (n >= batch) return;
-    const float *z = logits + (size_t)n * classes;
-    const int label = labels[n];
-    int arg = 0;
-    for (int c = 1; c < classes; c++)
-        if (z[c] > z[arg]) arg = c;
-    double zmax = z[arg], sum = 0;
-    for (int c = 0; c < classes; c++) sum += exp((double)z[c] - zmax);
-    double log_sum = log(sum);
-    loss[n] = zmax + log_sum - (double)z[label];
-    correct[n] = arg == label;
-    if (dlogits)
-        for (int c = 0; c < classes; c++) {
-            double p = exp((double)z[c] - zmax - log_sum);
-            dlogits[(size_t)n * classes + c] = (float)((p - (c == label)) * grad_scale);
-        }
+    loss[n] = ib_xent_row(logits + (size_t)n * classes, classes, labels[n], grad_scale,
+                          dlogits ? dlogits + (size_t)n * classes : NULL, &correct[n]);
 }
 extern "C" cudaError_t ibk_softmax_xent(cudaStream_t st, int batch, int classes, const float *logits,
                                         const int32_t *labels, float grad_scale, float *dlogits, double *loss,
