@@ -147,7 +147,23 @@ struct ib_backend {
     /* x[b][i] = pixels[index[b]][i] / 255 (float), y[b] = labels[index[b]]; index is a host
      * array of `batch` image numbers < n. */
     void (*gather_batch)(ib_backend *be, void *images, const int64_t *index, int batch, float *x, int32_t *y);
+
+    /* Segments: optional (NULL in the CPU backends, which run every op as it is called). The ops
+     * called between segment_begin(id) and segment_end(id) form segment `id`. A backend may record
+     * a segment once its shapes are fixed and replay the recording on later calls (cuda: CUDA
+     * graphs), the ops then only supplying their per-step values (batch indices, dropout stream,
+     * optimiser step). So: host outputs of ops inside a segment (softmax_xent's loss and count)
+     * are valid only after segment_end; ops that hand back host data at once (download,
+     * tensor_stats) and allocation do not belong in one; segments do not nest. segment_end returns
+     * nonzero when none of the segment's work ran (its recording could not be used, and the
+     * backend runs that segment eagerly from now on): the caller then calls the same ops again. */
+    void (*segment_begin)(ib_backend *be, int id);
+    int (*segment_end)(ib_backend *be, int id);
 };
+
+/* The trainer's segments (src/train.c): one training step is three, so that per-phase timings
+ * stay per phase. Statistics steps run outside segments (their ops read values back). */
+enum { IB_SEGMENT_FORWARD = 0, IB_SEGMENT_BACKWARD = 1, IB_SEGMENT_UPDATE = 2 };
 
 /* Backends by name: "cpu" (the fast path) and "ref" (plain loops that read like the maths).
  * threads <= 0 means all available. Returns NULL and fills err_msg when unavailable. */

@@ -123,13 +123,21 @@ int ib_trainer_find_nonfinite(ib_trainer *t, char *what, size_t len) {
 
 static int is_adaptive(ib_optim_kind k) { return k == IB_OPT_ADAM_TF || k == IB_OPT_ADAM_PT || k == IB_OPT_RMSPROP; }
 
+/* A segment (see backend.h): with `on`, the ops between seg_begin and seg_redo may be recorded
+ * and replayed by the backend; seg_redo says whether nothing ran and the ops must be called again. */
+static void seg_begin(ib_trainer *t, int on, int id) {
+    if (on) t->be->segment_begin(t->be, id);
+}
+static int seg_redo(ib_trainer *t, int on, int id) { return on && t->be->segment_end(t->be, id); }
+
 double ib_trainer_step(ib_trainer *t, long long step, int *correct) {
     const ib_train_config *c = t->cfg;
     ib_net *net = &t->net;
     const int record = t->stats && c->stats_every > 0 && step % c->stats_every == 0;
+    /* statistics steps read values back between ops: they run eagerly */
+    const int segments = !record && t->be->segment_begin && t->be->segment_end;
     double weight_l2[2 * IB_MAX_LAYERS];
     ib_trace_push("step");
-    ib_trainer_load_batch(t, step);
     if (record) { /* parameters as this step sees them, before its update */
         phase_begin(t, IB_PHASE_STATS, "statistics");
         t->stats->step = step;
@@ -142,25 +150,38 @@ double ib_trainer_step(ib_trainer *t, long long step, int *correct) {
         phase_end(t, IB_PHASE_STATS);
         net->stats = t->stats;
     }
-    phase_begin(t, IB_PHASE_FORWARD, "forward");
-    ib_net_forward(net, c->batch, 1, c->seed, (long)step);
     double loss_sum;
-    int right;
-    ib_net_loss(net, c->batch, 1, &loss_sum, &right);
-    phase_end(t, IB_PHASE_FORWARD);
+    int right, redo;
+    do {
+        seg_begin(t, segments, IB_SEGMENT_FORWARD);
+        ib_trainer_load_batch(t, step);
+        phase_begin(t, IB_PHASE_FORWARD, "forward");
+        ib_net_forward(net, c->batch, 1, c->seed, (long)step);
+        ib_net_loss(net, c->batch, 1, &loss_sum, &right);
+        redo = seg_redo(t, segments, IB_SEGMENT_FORWARD);
+        phase_end(t, IB_PHASE_FORWARD);
+    } while (redo);
     if (!isfinite(loss_sum)) { /* diverged: say where, and leave the parameters as they were */
         net->stats = NULL;
         ib_trainer_find_nonfinite(t, t->nonfinite_what, sizeof t->nonfinite_what);
         ib_trace_pop();
         return loss_sum / c->batch;
     }
-    phase_begin(t, IB_PHASE_BACKWARD, "backward");
-    ib_net_backward(net, c->batch, c->seed, (long)step);
-    phase_end(t, IB_PHASE_BACKWARD);
-    phase_begin(t, IB_PHASE_UPDATE, "update");
-    t->be->optim_update(t->be, &c->hp, (long)(step + 1), net->param_count, net->param, net->grad, net->opt_m,
-                        net->opt_v, record ? t->update : NULL);
-    phase_end(t, IB_PHASE_UPDATE);
+    do {
+        seg_begin(t, segments, IB_SEGMENT_BACKWARD);
+        phase_begin(t, IB_PHASE_BACKWARD, "backward");
+        ib_net_backward(net, c->batch, c->seed, (long)step);
+        redo = seg_redo(t, segments, IB_SEGMENT_BACKWARD);
+        phase_end(t, IB_PHASE_BACKWARD);
+    } while (redo);
+    do {
+        seg_begin(t, segments, IB_SEGMENT_UPDATE);
+        phase_begin(t, IB_PHASE_UPDATE, "update");
+        t->be->optim_update(t->be, &c->hp, (long)(step + 1), net->param_count, net->param, net->grad, net->opt_m,
+                            net->opt_v, record ? t->update : NULL);
+        redo = seg_redo(t, segments, IB_SEGMENT_UPDATE);
+        phase_end(t, IB_PHASE_UPDATE);
+    } while (redo);
     if (record) {
         net->stats = NULL;
         phase_begin(t, IB_PHASE_STATS, "statistics");

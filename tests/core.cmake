@@ -39,3 +39,10 @@ add_test(NAME flags_bad_values COMMAND test_flags)
 # ... and every flag of every command, end to end, from the commands' own flag tables
 add_test(NAME flags_every_command COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/test_every_flag.sh $<TARGET_FILE:initbench>)
 set_tests_properties(flags_every_command PROPERTIES TIMEOUT 600)
+
+# The trainer's side of segments (backend.h): a strict wrapper around the cpu backend that holds
+# the loss until segment_end and refuses some segment runs must change nothing (real MNIST).
+add_executable(test_segments ${CMAKE_CURRENT_SOURCE_DIR}/test_segments.c)
+target_link_libraries(test_segments PRIVATE initbench_core)
+add_test(NAME trainer_segments COMMAND test_segments --backend cpu --threads 1 --train-size 2000 --test-size 500)
+set_tests_properties(trainer_segments PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 300)

@@ -10,6 +10,7 @@
 #include "rng.h"
 #include "safetensors.h"
 #include "train.h"
+#include "train_setup.h"
 
 int main(int argc, char **argv) {
     if (argc < 2) {
@@ -18,18 +19,9 @@ int main(int argc, char **argv) {
     }
     const char *out = argv[1];
     ib_train_config cfg;
-    ib_train_config_defaults(&cfg);
-    ib_flag flags[IB_TRAIN_MAX_FLAGS];
-    int n = ib_train_flags(&cfg, flags), npos;
-    ib_err err = {0};
-    char *pos[1];
-    if (ib_flags_parse(flags, n, argc, argv, 2, pos, 0, &npos, &err) || ib_train_config_resolve(&cfg, flags, n, &err))
-        ib_exit_err(&err);
     ib_dataset ds;
-    if (ib_dataset_load(ib_data_dir_resolve(cfg.data_dir), cfg.dataset, &ds, &err)) {
-        fprintf(stderr, "skip: %s\n", err.msg);
-        return 77;
-    }
+    if (test_train_setup(argc, argv, 2, &cfg, &ds)) return 77;
+    ib_err err = {0};
     ib_trainer t;
     if (ib_trainer_init(&t, &cfg, &ds, &err)) ib_exit_err(&err);
     if (ib_mkdir_p(out, &err)) ib_exit_err(&err);
