@@ -25,3 +25,8 @@ else()
            "initbench: --backend: cuda: this initbench was built without CUDA")
 endif()
 set_tests_properties(cuda_cli_no_gpu PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 120)
+# The CUDA graph bookkeeping (kernels/cuda/graph_tape.c) is plain C: tested in every build.
+add_executable(test_graph_tape ${CMAKE_CURRENT_SOURCE_DIR}/test_graph_tape.c
+               ${CMAKE_CURRENT_SOURCE_DIR}/../kernels/cuda/graph_tape.c)
+target_include_directories(test_graph_tape PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/../kernels)
+add_test(NAME cuda_graph_tape_cpu COMMAND test_graph_tape)
