@@ -5,9 +5,11 @@
 #   2. the CPU-side Philox check, then -- if a GPU is usable -- per-op parity against ref (test_cuda);
 #   3. a short training run (200 steps, 5000 training / 1000 test images) on the cpu and the cuda
 #      backends from the same seed: curves and final parameters compared (max relative difference);
-#   4. timing of a training step and an evaluation (the full 10000-image test set) on the GPU, the
-#      original configuration otherwise, and the projected wall time of the original grid on one
-#      GPU: 27 runs x (10000 steps x step time + 101 evaluations x evaluation time);
+#      and on cuda without CUDA graphs (IB_CUDA_GRAPH=0), which must give the same bits;
+#   4. timing of a training step (with and without CUDA graphs, and with --tf32) and an evaluation
+#      (the full 10000-image test set) on the GPU, the original configuration otherwise, and the
+#      projected wall time of the original grid on one GPU:
+#      27 runs x (10000 steps x step time + 101 evaluations x evaluation time);
 #   5. one table, printed and written to $OUT/gpu_check.txt when OUT is set (run dirs beside it).
 # With no usable GPU it stops after step 2's CPU part, saying "no GPU: skipping", exit 0.
 # usage: bench/gpu_check.sh [BUILD_DIR]   (default: build-gpu-check in the checkout)
@@ -134,6 +136,20 @@ PY
   cat "$work/compare.txt"
 fi
 
+# ---- 3b. CUDA graphs: the same cuda run without them must give the same bits ----
+log "short training, cuda backend without CUDA graphs (IB_CUDA_GRAPH=0)"
+IB_CUDA_GRAPH=0 timeout 120 "$ib" train $short --backend cuda --out "$work/cuda_eager" 2>"$work/cuda_eager.err" \
+  || { cat "$work/cuda_eager.err"; row "short run (cuda, no graphs)" "FAILED"; }
+if [ -f "$work/cuda/params.safetensors" ] && [ -f "$work/cuda_eager/params.safetensors" ]; then
+  same_params=$(cmp -s "$work/cuda/params.safetensors" "$work/cuda_eager/params.safetensors" && echo yes || echo NO)
+  # every column but elapsed_s
+  same_curve=$(cmp -s <(cut -d, -f1-5 "$work/cuda/curve.csv") <(cut -d, -f1-5 "$work/cuda_eager/curve.csv") \
+    && echo yes || echo NO)
+  row "CUDA graphs vs eager (short run)" "params bit-identical: $same_params; curve identical: $same_curve"
+fi
+fallbacks=$(grep -h "without a CUDA graph" "$work/cuda.err" 2>/dev/null | sort -u)
+row "CUDA graph fallbacks (short run)" "${fallbacks:-none}"
+
 # ---- 4. timing on the GPU: the original configuration, 300 steps, 4 evaluations of 10000 images ----
 log "timing run on the GPU (original config, 300 steps)"
 timeout 240 "$ib" train --stddev 0.1 --seed 5 --steps 300 --eval-every 100 --checkpoint-every 0 --progress none \
@@ -155,6 +171,18 @@ except Exception:
 PY
   while IFS=$'\t' read -r k v; do row "$k" "$v"; done <"$work/timing.txt"
 fi
+log "timing run on the GPU without CUDA graphs (IB_CUDA_GRAPH=0, 300 steps)"
+IB_CUDA_GRAPH=0 timeout 240 "$ib" train --stddev 0.1 --seed 5 --steps 300 --eval-every 100 --checkpoint-every 0 \
+  --progress none --backend cuda --out "$work/timing_eager" 2>"$work/timing_eager.err" \
+  || { cat "$work/timing_eager.err"; row "timing run (no graphs)" "FAILED"; }
+if [ -f "$work/timing_eager/run.json" ] && [ -f "$work/timing/run.json" ]; then
+  python3 - "$work/timing/run.json" "$work/timing_eager/run.json" >"$work/timing_eager.txt" <<'PY'
+import json, sys
+g = json.load(open(sys.argv[1]))["timing"]["step_ms_median"]; e = json.load(open(sys.argv[2]))["timing"]["step_ms_median"]
+print(f"GPU training step without CUDA graphs (median)\t{e:.3f} ms (with graphs {g:.3f} ms: {e / g:.2f}x)")
+PY
+  while IFS=$'\t' read -r k v; do row "$k" "$v"; done <"$work/timing_eager.txt"
+fi
 # ---- 5. the same with --tf32 (tensor-core math: faster, not fp32-exact) ----
 log "timing run on the GPU with --tf32 (300 steps)"
 timeout 240 "$ib" train --stddev 0.1 --seed 5 --steps 300 --eval-every 100 --checkpoint-every 0 --progress none \
@@ -170,6 +198,6 @@ PY
   while IFS=$'\t' read -r k v; do row "$k" "$v"; done <"$work/timing_tf32.txt"
 fi
 if [ -n "$dest" ]; then
-  for r in cpu cuda timing timing_tf32; do [ -d "$work/$r" ] && cp -r "$work/$r" "$dest/run_$r"; done
+  for r in cpu cuda cuda_eager timing timing_eager timing_tf32; do [ -d "$work/$r" ] && cp -r "$work/$r" "$dest/run_$r"; done
 fi
 finish $([ $parity -eq 0 ] && echo 0 || echo 1)

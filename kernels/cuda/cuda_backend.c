@@ -6,7 +6,10 @@
  *
  * Numerics: fp32 by default (cuDNN CUDNN_FMA_MATH, cuBLAS CUBLAS_DEFAULT_MATH, which never uses
  * TF32 for SGEMM); TF32 on request (see cuda_backend.h). Convolution algorithms are chosen once
- * per (plan, batch) among the deterministic ones, so a run is the same bits every time. */
+ * per (plan, batch) among the deterministic ones, so a run is the same bits every time.
+ *
+ * CUDA graphs (IB_CUDA_GRAPH, default on): the trainer's segments (backend.h) are recorded on
+ * their second run and replayed after that; graph_tape.h has the bookkeeping and the rules. */
 #include <cublas_v2.h>
 #include <cuda_runtime_api.h>
 #include <cudnn.h>
@@ -17,14 +20,29 @@
 
 #include "cuda/cuda_backend.h"
 #include "cuda/cuda_kernels.h"
+#include "cuda/graph_tape.h"
 
 #ifndef IB_CUDA_ARCHS
 #define IB_CUDA_ARCHS "?"
 #endif
+/* cuBLAS's workspace, allocated once (32 MiB: NVIDIA's recommendation for Hopper) */
+#define IB_CUBLAS_WORKSPACE ((size_t)32 << 20)
 
 /* ---- checks ---- */
+/* The tape of the segment being captured, if any: a failure while capturing (a library doing
+ * something a graph cannot hold) does not end the run. Nothing ran yet, so the segment is marked
+ * unusable, the rest of the capture is skipped, and the segment reruns eagerly (segment_end). */
+static ib_tape *g_capturing;
+
 static void cuda_die(const char *lib, const char *call, const char *file, int line, const char *name,
                      const char *what) {
+    if (g_capturing) {
+        char why[256];
+        snprintf(why, sizeof why, "%s call failed while capturing: %s at %s:%d: %s (%s)", lib, call, file, line, name,
+                 what);
+        ib_tape_poison(g_capturing, why);
+        return;
+    }
     fprintf(stderr, "initbench: cuda backend: %s call failed: %s\n  at %s:%d: %s (%s)\n", lib, call, file, line, name,
             what);
     exit(1);
@@ -58,12 +76,58 @@ typedef struct cuda_impl {
     int xent_cap;
     ibk_stats_part *d_parts, *h_parts; /* tensor_stats per-chunk partials */
     size_t parts_cap;
+    void *blas_ws; /* cuBLAS's workspace, ours: nothing is allocated inside a capture */
+    ib_tape tape;  /* CUDA graphs of the segments */
+    long graphs_captured;
 } cuda_impl;
 
 static cuda_impl *IMPL(ib_backend *be) { return (cuda_impl *)be->impl; }
 
+/* ---- CUDA graphs: glue (the rules are in graph_tape.h) ---- */
+/* A graph holds device addresses: memory it may use is about to be freed or replaced, so every
+ * recorded segment is dropped and captured again on its next run. */
+static void graphs_invalidate(cuda_impl *im) {
+    for (int i = 0; i < IB_TAPE_SEGMENTS; i++) {
+        ib_tape_segment *s = &im->tape.seg[i];
+        if (s->exec) IB_CU_CHECK(cudaGraphExecDestroy((cudaGraphExec_t)s->exec));
+        s->exec = NULL;
+    }
+}
+/* Ops that hand back host data at once, allocate or free: not inside a segment (backend.h). */
+static void no_segment(cuda_impl *im, const char *op) {
+    if (!im->tape.cur) return;
+    fprintf(stderr, "initbench: cuda backend: %s called inside segment %d; segments may not contain it "
+            "(kernels/backend.h)\n", op, im->tape.cur->id);
+    exit(1);
+}
+/* Every op starts here with a fingerprint of its structural arguments: 1 if it enqueues its work
+ * now, 0 if not (a replay: the graph does it; or the segment is unusable). */
+static int op_enter(cuda_impl *im, uint64_t fingerprint) { return ib_tape_op(&im->tape, fingerprint); }
+/* Per-step values of an op (batch image numbers, dropout seed and stream, optimiser step
+ * constants). Eagerly they travel as kernel arguments: NULL. In a capture or replay they are
+ * written to the segment's pinned block at the op's offset, which a copy node of the graph
+ * brings to the device when the graph runs: the device address. *skip: the segment is unusable,
+ * the op must return. */
+static void *step_values(cuda_impl *im, const void *src, size_t bytes, int *skip) {
+    size_t off = ib_tape_slot(&im->tape, bytes);
+    *skip = 0;
+    if (off == IB_TAPE_NO_SLOT) {
+        *skip = im->tape.cur && im->tape.mode != IB_TAPE_EAGER; /* poisoned */
+        return NULL;
+    }
+    ib_tape_segment *s = im->tape.cur;
+    memcpy(s->host + off, src, bytes);
+    if (im->tape.mode == IB_TAPE_CAPTURE)
+        IB_CU_CHECK(cudaMemcpyAsync((char *)s->dev + off, s->host + off, bytes, cudaMemcpyHostToDevice, im->st));
+    return (char *)s->dev + off;
+}
+/* In a capture or replay, lazily growing a buffer is not possible: returns 1 (the segment is
+ * unusable now; it reruns eagerly, where the growth happens). */
+static int growth_forbidden(cuda_impl *im, const char *what) { return ib_tape_forbid(&im->tape, what); }
+
 static void ensure_ws(cuda_impl *im, size_t bytes) {
     if (bytes <= im->ws_size) return;
+    graphs_invalidate(im);
     IB_CU_CHECK(cudaStreamSynchronize(im->st));
     IB_CU_CHECK(cudaFree(im->ws));
     im->ws = NULL;
@@ -74,6 +138,7 @@ static void ensure_ws(cuda_impl *im, size_t bytes) {
 /* ---- memory ---- */
 static void *cu_alloc(ib_backend *be, size_t count) {
     cuda_impl *im = IMPL(be);
+    no_segment(im, "alloc");
     size_t bytes = (count ? count : 1) * sizeof(float);
     void *p = NULL;
     IB_CU_CHECK(cudaMalloc(&p, bytes));
@@ -81,27 +146,42 @@ static void *cu_alloc(ib_backend *be, size_t count) {
     return p;
 }
 static void cu_release(ib_backend *be, void *p) {
-    (void)be;
+    no_segment(IMPL(be), "release");
+    graphs_invalidate(IMPL(be));
     if (p) IB_CU_CHECK(cudaFree(p));
 }
 static void cu_upload(ib_backend *be, void *dst, const void *src, size_t bytes) {
     cuda_impl *im = IMPL(be);
+    no_segment(im, "upload");
     if (!bytes) return;
     IB_CU_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, im->st));
     IB_CU_CHECK(cudaStreamSynchronize(im->st)); /* the caller may reuse src at once */
 }
 static void cu_download(ib_backend *be, void *dst, const void *src, size_t bytes) {
     cuda_impl *im = IMPL(be);
+    no_segment(im, "download");
     if (!bytes) return;
     IB_CU_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToHost, im->st));
     IB_CU_CHECK(cudaStreamSynchronize(im->st));
 }
+enum { OP_COPY = 1, OP_ZERO, OP_GATHER, OP_CONV_FWD, OP_CONV_BWD, OP_FC_FWD, OP_FC_BWD, OP_POOL_FWD, OP_POOL_BWD,
+       OP_ACT_FWD, OP_ACT_BWD, OP_DROPOUT_FWD, OP_DROPOUT_BWD, OP_XENT, OP_OPTIM, OP_CONV_ACT_POOL };
+
 static void cu_copy(ib_backend *be, void *dst, const void *src, size_t bytes) {
     if (dst == src || !bytes) return;
+    uint64_t fp = IB_FP_INIT;
+    const int op = OP_COPY;
+    IB_FP(fp, op), IB_FP(fp, dst), IB_FP(fp, src), IB_FP(fp, bytes);
+    if (!op_enter(IMPL(be), fp)) return;
     IB_CU_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, IMPL(be)->st));
 }
 static void cu_zero(ib_backend *be, float *x, size_t n) {
-    if (n) IB_CU_CHECK(cudaMemsetAsync(x, 0, n * sizeof(float), IMPL(be)->st));
+    if (!n) return;
+    uint64_t fp = IB_FP_INIT;
+    const int op = OP_ZERO;
+    IB_FP(fp, op), IB_FP(fp, x), IB_FP(fp, n);
+    if (!op_enter(IMPL(be), fp)) return;
+    IB_CU_CHECK(cudaMemsetAsync(x, 0, n * sizeof(float), IMPL(be)->st));
 }
 
 /* ---- the dataset on the device: copied once, batches gathered there ---- */
@@ -114,6 +194,7 @@ typedef struct cuda_images {
 
 static void *cu_images_open(ib_backend *be, const uint8_t *pixels, const uint8_t *labels, size_t n, size_t size) {
     cuda_impl *im = IMPL(be);
+    no_segment(im, "images_open");
     cuda_images *d = calloc(1, sizeof *d);
     if (!d) abort();
     d->n = n, d->size = size;
@@ -125,7 +206,8 @@ static void *cu_images_open(ib_backend *be, const uint8_t *pixels, const uint8_t
     return d;
 }
 static void cu_images_close(ib_backend *be, void *images) {
-    (void)be;
+    no_segment(IMPL(be), "images_close");
+    graphs_invalidate(IMPL(be));
     cuda_images *d = images;
     IB_CU_CHECK(cudaFree(d->pixels));
     IB_CU_CHECK(cudaFree(d->labels));
@@ -135,11 +217,24 @@ static void cu_images_close(ib_backend *be, void *images) {
 static void cu_gather_batch(ib_backend *be, void *images, const int64_t *index, int batch, float *x, int32_t *y) {
     cuda_impl *im = IMPL(be);
     cuda_images *d = images;
+    uint64_t fp = IB_FP_INIT;
+    const int op = OP_GATHER;
+    IB_FP(fp, op), IB_FP(fp, images), IB_FP(fp, batch), IB_FP(fp, x), IB_FP(fp, y);
+    const int enqueue = op_enter(im, fp);
     if (batch > d->index_cap) {
+        if (growth_forbidden(im, "growing the batch index buffer")) return;
+        graphs_invalidate(im);
         IB_CU_CHECK(cudaStreamSynchronize(im->st));
         IB_CU_CHECK(cudaFree(d->d_index));
         IB_CU_CHECK(cudaMalloc((void **)&d->d_index, (size_t)batch * sizeof(int64_t)));
         d->index_cap = batch;
+    }
+    int skip;
+    const int64_t *staged = step_values(im, index, (size_t)batch * sizeof(int64_t), &skip);
+    if (!enqueue || skip) return;
+    if (staged) { /* captured: the graph copies this step's numbers from the pinned block */
+        IB_CU_CHECK(ibk_gather_u8(im->st, batch, d->size, d->pixels, d->labels, staged, x, y));
+        return;
     }
     IB_CU_CHECK(cudaMemcpyAsync(d->d_index, index, (size_t)batch * sizeof(int64_t), cudaMemcpyHostToDevice, im->st));
     IB_CU_CHECK(ibk_gather_u8(im->st, batch, d->size, d->pixels, d->labels, d->d_index, x, y));
@@ -218,6 +313,7 @@ static const conv_algo *conv_for_batch(cuda_impl *im, cuda_conv_plan *p, int bat
     }
     for (int i = 0; i < p->n_algos; i++)
         if (p->algos[i].batch == batch) return &p->algos[i];
+    if (growth_forbidden(im, "choosing convolution algorithms for a new batch size")) return NULL;
     conv_algo a = {.batch = batch};
     const cudnnMathType_t want = im->tf32 ? CUDNN_TENSOR_OP_MATH : CUDNN_FMA_MATH;
     int n = 0;
@@ -259,6 +355,7 @@ static const conv_algo *conv_for_batch(cuda_impl *im, cuda_conv_plan *p, int bat
 
 static void *cu_conv_plan(ib_backend *be, const ib_conv_shape *shape) {
     cuda_impl *im = IMPL(be);
+    no_segment(im, "conv_plan");
     cuda_conv_plan *p = calloc(1, sizeof *p);
     if (!p) abort();
     p->s = *shape;
@@ -295,6 +392,8 @@ static void *cu_conv_plan(ib_backend *be, const ib_conv_shape *shape) {
 static void cu_conv_plan_free(ib_backend *be, void *plan) {
     cuda_conv_plan *p = plan;
     if (!p) return;
+    no_segment(IMPL(be), "conv_plan_free");
+    graphs_invalidate(IMPL(be));
     IB_CUDNN_CHECK(cudnnDestroyTensorDescriptor(p->xd));
     IB_CUDNN_CHECK(cudnnDestroyTensorDescriptor(p->yd));
     IB_CUDNN_CHECK(cudnnDestroyFilterDescriptor(p->wd));
@@ -307,7 +406,13 @@ static void cu_conv_plan_free(ib_backend *be, void *plan) {
 static void conv_forward_impl(ib_backend *be, cuda_conv_plan *p, int batch, const float *x, const float *w,
                               const float *b, int act, float *y) {
     cuda_impl *im = IMPL(be);
+    uint64_t fp = IB_FP_INIT;
+    const int op = OP_CONV_FWD;
+    IB_FP(fp, op), IB_FP(fp, p), IB_FP(fp, batch), IB_FP(fp, x), IB_FP(fp, w), IB_FP(fp, b), IB_FP(fp, act);
+    IB_FP(fp, y);
+    if (!op_enter(im, fp)) return;
     const conv_algo *a = conv_for_batch(im, p, batch);
+    if (!a) return;
     const float one = 1.0f, zero = 0.0f;
     float *out = p->even ? p->tmp : y;
     IB_CUDNN_CHECK(cudnnSetConvolutionMathType(p->cd, a->math_fwd));
@@ -326,7 +431,13 @@ static void cu_conv_backward(ib_backend *be, void *plan, int batch, const float 
                              float *dx, float *dw, float *db) {
     cuda_impl *im = IMPL(be);
     cuda_conv_plan *p = plan;
+    uint64_t fp = IB_FP_INIT;
+    const int op = OP_CONV_BWD;
+    IB_FP(fp, op), IB_FP(fp, p), IB_FP(fp, batch), IB_FP(fp, x), IB_FP(fp, w), IB_FP(fp, dy), IB_FP(fp, dx);
+    IB_FP(fp, dw), IB_FP(fp, db);
+    if (!op_enter(im, fp)) return;
     const conv_algo *a = conv_for_batch(im, p, batch);
+    if (!a) return;
     const float one = 1.0f, zero = 0.0f;
     IB_CU_CHECK(ibk_channel_sum(im->st, batch, p->s.out_c, p->s.h * p->s.w, dy, db));
     const float *g = dy;
@@ -348,6 +459,11 @@ static void cu_conv_backward(ib_backend *be, void *plan, int batch, const float 
 static void fc_forward_impl(ib_backend *be, int batch, int in, int out, const float *x, const float *w, const float *b,
                             int act, float *y) {
     cuda_impl *im = IMPL(be);
+    uint64_t fp = IB_FP_INIT;
+    const int op = OP_FC_FWD;
+    IB_FP(fp, op), IB_FP(fp, batch), IB_FP(fp, in), IB_FP(fp, out), IB_FP(fp, x), IB_FP(fp, w), IB_FP(fp, b);
+    IB_FP(fp, act), IB_FP(fp, y);
+    if (!op_enter(im, fp)) return;
     const float one = 1.0f, zero = 0.0f;
     /* y_cm (out x batch) = (w_cm: in x out)^T (x_cm: in x batch) */
     IB_CUBLAS_CHECK(cublasSgemm(im->blas, CUBLAS_OP_T, CUBLAS_OP_N, out, batch, in, &one, w, in, x, in, &zero, y, out));
@@ -360,6 +476,11 @@ static void cu_fc_forward(ib_backend *be, int batch, int in, int out, const floa
 static void cu_fc_backward(ib_backend *be, int batch, int in, int out, const float *x, const float *w, const float *dy,
                            float *dx, float *dw, float *db) {
     cuda_impl *im = IMPL(be);
+    uint64_t fp = IB_FP_INIT;
+    const int op = OP_FC_BWD;
+    IB_FP(fp, op), IB_FP(fp, batch), IB_FP(fp, in), IB_FP(fp, out), IB_FP(fp, x), IB_FP(fp, w), IB_FP(fp, dy);
+    IB_FP(fp, dx), IB_FP(fp, dw), IB_FP(fp, db);
+    if (!op_enter(im, fp)) return;
     const float one = 1.0f, zero = 0.0f;
     IB_CU_CHECK(ibk_channel_sum(im->st, batch, out, 1, dy, db));
     /* dw[out,in] = dy^T x:  dw_cm (in x out) = (x_cm: in x batch) (dy_cm: out x batch)^T */
@@ -370,34 +491,71 @@ static void cu_fc_backward(ib_backend *be, int batch, int in, int out, const flo
 }
 
 /* ---- pooling, activations, dropout ---- */
+static uint64_t fp_pool(int op, const ib_pool_shape *s, int batch, const void *a, const void *b, const void *c) {
+    uint64_t fp = ib_fp_add(IB_FP_INIT, s, sizeof *s);
+    IB_FP(fp, op), IB_FP(fp, batch), IB_FP(fp, a), IB_FP(fp, b), IB_FP(fp, c);
+    return fp;
+}
+static uint64_t fp_elementwise(int op, int kind, size_t n, const void *a, const void *b, const void *c) {
+    uint64_t fp = IB_FP_INIT;
+    IB_FP(fp, op), IB_FP(fp, kind), IB_FP(fp, n), IB_FP(fp, a), IB_FP(fp, b), IB_FP(fp, c);
+    return fp;
+}
 static void cu_pool_forward(ib_backend *be, const ib_pool_shape *s, int batch, const float *x, float *y,
                             int32_t *argmax) {
+    if (!op_enter(IMPL(be), fp_pool(OP_POOL_FWD, s, batch, x, y, argmax))) return;
     IB_CU_CHECK(ibk_pool_forward(IMPL(be)->st, s, batch, x, y, argmax));
 }
 static void cu_pool_backward(ib_backend *be, const ib_pool_shape *s, int batch, const float *dy, const int32_t *argmax,
                              float *dx) {
+    if (!op_enter(IMPL(be), fp_pool(OP_POOL_BWD, s, batch, dy, argmax, dx))) return;
     IB_CU_CHECK(ibk_pool_backward(IMPL(be)->st, s, batch, dy, argmax, dx));
 }
 static void cu_act_forward(ib_backend *be, ib_act act, size_t n, const float *x, float *y) {
-    if (n) IB_CU_CHECK(ibk_act_forward(IMPL(be)->st, (int)act, n, x, y));
+    if (!n || !op_enter(IMPL(be), fp_elementwise(OP_ACT_FWD, (int)act, n, x, y, NULL))) return;
+    IB_CU_CHECK(ibk_act_forward(IMPL(be)->st, (int)act, n, x, y));
 }
 static void cu_act_backward(ib_backend *be, ib_act act, size_t n, const float *y, const float *dy, float *dx) {
-    if (n) IB_CU_CHECK(ibk_act_backward(IMPL(be)->st, (int)act, n, y, dy, dx));
+    if (!n || !op_enter(IMPL(be), fp_elementwise(OP_ACT_BWD, (int)act, n, y, dy, dx))) return;
+    IB_CU_CHECK(ibk_act_backward(IMPL(be)->st, (int)act, n, y, dy, dx));
+}
+/* The stream changes every step: a per-step value (so is the seed, for simplicity). */
+static void dropout_impl(ib_backend *be, int op, size_t n, float keep, uint64_t seed, uint64_t stream, const float *in,
+                         float *out) {
+    cuda_impl *im = IMPL(be);
+    if (!n) return;
+    uint64_t fp = fp_elementwise(op, 0, n, in, out, NULL);
+    IB_FP(fp, keep);
+    const int enqueue = op_enter(im, fp);
+    const uint64_t values[2] = {seed, stream};
+    int skip;
+    const uint64_t *staged = step_values(im, values, sizeof values, &skip);
+    if (!enqueue || skip) return;
+    IB_CU_CHECK(ibk_dropout(im->st, n, keep, seed, stream, staged, in, out));
 }
 static void cu_dropout_forward(ib_backend *be, size_t n, float keep, uint64_t seed, uint64_t stream, const float *x,
                                float *y) {
-    if (n) IB_CU_CHECK(ibk_dropout(IMPL(be)->st, n, keep, seed, stream, x, y));
+    dropout_impl(be, OP_DROPOUT_FWD, n, keep, seed, stream, x, y);
 }
 static void cu_dropout_backward(ib_backend *be, size_t n, float keep, uint64_t seed, uint64_t stream, const float *dy,
                                 float *dx) {
-    if (n) IB_CU_CHECK(ibk_dropout(IMPL(be)->st, n, keep, seed, stream, dy, dx));
+    dropout_impl(be, OP_DROPOUT_BWD, n, keep, seed, stream, dy, dx);
 }
 
-/* ---- loss: per-sample values on the device, summed here in sample order ---- */
+/* ---- loss: per-sample values on the device, summed on the host in sample order (in a segment,
+ * copied into the pinned block by the graph and summed after it ran: ib_tape_deliver) ---- */
 static void cu_softmax_xent(ib_backend *be, int batch, int classes, const float *logits, const int32_t *labels,
                             float grad_scale, float *dlogits, double *loss_sum, int *correct) {
     cuda_impl *im = IMPL(be);
+    uint64_t fp = IB_FP_INIT;
+    const int op = OP_XENT;
+    IB_FP(fp, op), IB_FP(fp, batch), IB_FP(fp, classes), IB_FP(fp, logits), IB_FP(fp, labels), IB_FP(fp, grad_scale);
+    IB_FP(fp, dlogits);
+    const int enqueue = op_enter(im, fp);
     if (batch > im->xent_cap) {
+        if (growth_forbidden(im, "growing the loss buffers")) return;
+        graphs_invalidate(im);
+        IB_CU_CHECK(cudaStreamSynchronize(im->st));
         IB_CU_CHECK(cudaFree(im->d_loss));
         IB_CU_CHECK(cudaFree(im->d_correct));
         im->d_loss = NULL, im->d_correct = NULL;
@@ -409,18 +567,36 @@ static void cu_softmax_xent(ib_backend *be, int batch, int classes, const float 
         if (!im->h_loss || !im->h_correct) abort();
         im->xent_cap = batch;
     }
-    double total = 0;
-    int right = 0;
-    if (batch > 0) {
+    if (batch <= 0) {
+        *loss_sum = 0, *correct = 0;
+        return;
+    }
+    /* room in the segment's pinned block for the per-sample outputs (counted when eager) */
+    const size_t loss_off = ib_tape_slot(&im->tape, (size_t)batch * sizeof(double));
+    const size_t correct_off = ib_tape_slot(&im->tape, (size_t)batch * sizeof(int));
+    if (loss_off != IB_TAPE_NO_SLOT && correct_off != IB_TAPE_NO_SLOT) { /* capture or replay */
+        ib_tape_defer_xent(&im->tape, loss_sum, correct, batch, loss_off, correct_off);
+        if (!enqueue) return;
+        unsigned char *block = im->tape.cur->host;
         IB_CU_CHECK(ibk_softmax_xent(im->st, batch, classes, logits, labels, grad_scale, dlogits, im->d_loss,
                                      im->d_correct));
-        IB_CU_CHECK(cudaMemcpyAsync(im->h_loss, im->d_loss, (size_t)batch * sizeof(double), cudaMemcpyDeviceToHost,
-                                    im->st));
-        IB_CU_CHECK(cudaMemcpyAsync(im->h_correct, im->d_correct, (size_t)batch * sizeof(int), cudaMemcpyDeviceToHost,
-                                    im->st));
-        IB_CU_CHECK(cudaStreamSynchronize(im->st));
-        for (int n = 0; n < batch; n++) total += im->h_loss[n], right += im->h_correct[n];
+        IB_CU_CHECK(cudaMemcpyAsync(block + loss_off, im->d_loss, (size_t)batch * sizeof(double),
+                                    cudaMemcpyDeviceToHost, im->st));
+        IB_CU_CHECK(cudaMemcpyAsync(block + correct_off, im->d_correct, (size_t)batch * sizeof(int),
+                                    cudaMemcpyDeviceToHost, im->st));
+        return;
     }
+    if (!enqueue || (im->tape.cur && im->tape.mode != IB_TAPE_EAGER)) return; /* unusable segment */
+    IB_CU_CHECK(ibk_softmax_xent(im->st, batch, classes, logits, labels, grad_scale, dlogits, im->d_loss,
+                                 im->d_correct));
+    IB_CU_CHECK(cudaMemcpyAsync(im->h_loss, im->d_loss, (size_t)batch * sizeof(double), cudaMemcpyDeviceToHost,
+                                im->st));
+    IB_CU_CHECK(cudaMemcpyAsync(im->h_correct, im->d_correct, (size_t)batch * sizeof(int), cudaMemcpyDeviceToHost,
+                                im->st));
+    IB_CU_CHECK(cudaStreamSynchronize(im->st));
+    double total = 0;
+    int right = 0;
+    for (int n = 0; n < batch; n++) total += im->h_loss[n], right += im->h_correct[n];
     *loss_sum = total;
     *correct = right;
 }
@@ -428,19 +604,31 @@ static void cu_softmax_xent(ib_backend *be, int batch, int classes, const float 
 /* ---- optimiser: step constants in double exactly as ref.c, then one fused kernel ---- */
 static void cu_optim_update(ib_backend *be, const ib_optim_hparams *hp, long t, size_t n, float *param,
                             const float *grad, float *m, float *v, float *update) {
+    cuda_impl *im = IMPL(be);
     if (!n) return;
+    uint64_t fp = IB_FP_INIT;
+    const int op = OP_OPTIM;
+    IB_FP(fp, op), IB_FP(fp, hp->kind), IB_FP(fp, hp->lr), IB_FP(fp, hp->beta1), IB_FP(fp, hp->beta2);
+    IB_FP(fp, hp->eps), IB_FP(fp, hp->momentum), IB_FP(fp, hp->rho), IB_FP(fp, hp->nesterov), IB_FP(fp, n);
+    IB_FP(fp, param), IB_FP(fp, grad), IB_FP(fp, m), IB_FP(fp, v), IB_FP(fp, update);
+    const int enqueue = op_enter(im, fp);
     const float lr = (float)hp->lr, b1 = (float)hp->beta1, b2 = (float)hp->beta2, eps = (float)hp->eps;
-    const float lr_t = (float)(hp->lr * sqrt(1.0 - pow(hp->beta2, (double)t)) / (1.0 - pow(hp->beta1, (double)t)));
-    const float c1 = (float)(1.0 / (1.0 - pow(hp->beta1, (double)t)));
-    const float c2 = (float)(1.0 / (1.0 - pow(hp->beta2, (double)t)));
-    IB_CU_CHECK(ibk_optim(IMPL(be)->st, (int)hp->kind, n, lr, b1, b2, eps, lr_t, c1, c2, (float)hp->momentum,
-                          hp->nesterov, (float)hp->rho, param, grad, m, v, update));
+    /* the step's constants: lr_t, c1, c2 (a per-step value) */
+    const float k[3] = {(float)(hp->lr * sqrt(1.0 - pow(hp->beta2, (double)t)) / (1.0 - pow(hp->beta1, (double)t))),
+                        (float)(1.0 / (1.0 - pow(hp->beta1, (double)t))),
+                        (float)(1.0 / (1.0 - pow(hp->beta2, (double)t)))};
+    int skip;
+    const float *staged = step_values(im, k, sizeof k, &skip);
+    if (!enqueue || skip) return;
+    IB_CU_CHECK(ibk_optim(im->st, (int)hp->kind, n, lr, b1, b2, eps, k[0], k[1], k[2], (float)hp->momentum,
+                          hp->nesterov, (float)hp->rho, staged, param, grad, m, v, update));
 }
 
 /* ---- statistics: per-chunk partials on the device, combined here in chunk order ---- */
 static void cu_tensor_stats(ib_backend *be, const float *x, size_t n, const ib_stats_request *req,
                             ib_tensor_stats *out) {
     cuda_impl *im = IMPL(be);
+    no_segment(im, "tensor_stats");
     const size_t chunks = (n + IB_CUDA_STATS_CHUNK - 1) / IB_CUDA_STATS_CHUNK;
     memset(out, 0, sizeof *out);
     out->min = INFINITY, out->max = -INFINITY;
@@ -476,14 +664,118 @@ static void cu_conv_forward_act(ib_backend *be, void *plan, int batch, const flo
 }
 static void cu_conv_act_pool_forward(ib_backend *be, void *plan, int batch, const float *x, const float *w,
                                      const float *b, ib_act act, const ib_pool_shape *pool, float *y) {
+    cuda_impl *im = IMPL(be);
     cuda_conv_plan *p = plan;
-    if (!p->act_tmp) p->act_tmp = cu_alloc(be, (size_t)p->s.batch * p->s.out_c * p->s.h * p->s.w);
+    if (!p->act_tmp) { /* the full-size activations, allocated on first use */
+        if (growth_forbidden(im, "allocating the fused pooling buffer")) return;
+        const size_t bytes = (size_t)p->s.batch * p->s.out_c * p->s.h * p->s.w * sizeof(float);
+        IB_CU_CHECK(cudaMalloc((void **)&p->act_tmp, bytes ? bytes : 1));
+    }
     conv_forward_impl(be, p, batch, x, w, b, (int)act, p->act_tmp);
-    IB_CU_CHECK(ibk_pool_forward(IMPL(be)->st, pool, batch, p->act_tmp, y, NULL));
+    if (!op_enter(im, fp_pool(OP_CONV_ACT_POOL, pool, batch, p->act_tmp, y, NULL))) return;
+    IB_CU_CHECK(ibk_pool_forward(im->st, pool, batch, p->act_tmp, y, NULL));
 }
 static void cu_fc_forward_act(ib_backend *be, int batch, int in, int out, const float *x, const float *w,
                               const float *b, ib_act act, float *y) {
     fc_forward_impl(be, batch, in, out, x, w, b, (int)act, y);
+}
+
+/* ---- segments as CUDA graphs ---- */
+static const char *segment_name(int id) {
+    switch (id) {
+    case IB_SEGMENT_FORWARD: return "forward";
+    case IB_SEGMENT_BACKWARD: return "backward";
+    case IB_SEGMENT_UPDATE: return "update";
+    default: return "segment";
+    }
+}
+
+static void cu_segment_begin(ib_backend *be, int id) {
+    cuda_impl *im = IMPL(be);
+    char err[256];
+    const ib_tape_mode mode = ib_tape_begin(&im->tape, id, err, sizeof err);
+    if (mode == IB_TAPE_OFF) {
+        fprintf(stderr, "initbench: cuda backend: %s\n", err);
+        exit(1);
+    }
+    if (mode != IB_TAPE_CAPTURE) return;
+    ib_tape_segment *s = im->tape.cur;
+    if (s->block_cap < s->slot_bytes || !s->host) { /* the pinned block the first run measured */
+        const size_t bytes = s->slot_bytes ? s->slot_bytes : IB_TAPE_ALIGN;
+        IB_CU_CHECK(cudaStreamSynchronize(im->st));
+        if (s->host) IB_CU_CHECK(cudaFreeHost(s->host));
+        if (s->dev) IB_CU_CHECK(cudaFree(s->dev));
+        s->host = NULL, s->dev = NULL, s->block_cap = 0;
+        IB_CU_CHECK(cudaMallocHost((void **)&s->host, bytes));
+        IB_CU_CHECK(cudaMalloc(&s->dev, bytes));
+        s->block_cap = bytes;
+    }
+    /* ThreadLocal: a call in this thread that a graph cannot hold (a synchronisation, an
+     * allocation) fails instead of being silently left out. */
+    const cudaError_t e = cudaStreamBeginCapture(im->st, cudaStreamCaptureModeThreadLocal);
+    if (e != cudaSuccess) { /* run it eagerly this time and from now on */
+        char why[200];
+        snprintf(why, sizeof why, "cudaStreamBeginCapture: %s", cudaGetErrorName(e));
+        ib_tape_disable(s, why);
+        im->tape.mode = IB_TAPE_EAGER;
+        fprintf(stderr, "initbench: cuda backend: warning: the %s segment runs without a CUDA graph: %s\n",
+                segment_name(id), why);
+        return;
+    }
+    g_capturing = &im->tape;
+}
+
+static int cu_segment_end(ib_backend *be, int id) {
+    cuda_impl *im = IMPL(be);
+    ib_tape_segment *s = im->tape.cur;
+    if (!s || s->id != id) {
+        fprintf(stderr, "initbench: cuda backend: segment_end(%d) without its segment_begin\n", id);
+        exit(1);
+    }
+    const ib_tape_mode mode = im->tape.mode;
+    cudaGraph_t graph = NULL;
+    if (mode == IB_TAPE_CAPTURE) {
+        g_capturing = NULL;
+        const cudaError_t e = cudaStreamEndCapture(im->st, &graph);
+        if (e != cudaSuccess) {
+            char why[200];
+            snprintf(why, sizeof why, "cudaStreamEndCapture: %s (%s)", cudaGetErrorName(e), cudaGetErrorString(e));
+            ib_tape_poison(&im->tape, why);
+            (void)cudaGetLastError();
+            graph = NULL;
+        }
+    }
+    ib_tape_finish_action action = ib_tape_finish(&im->tape);
+    if (action == IB_TAPE_LAUNCH && mode == IB_TAPE_CAPTURE) {
+        cudaGraphExec_t exec = NULL;
+        const cudaError_t e = cudaGraphInstantiate(&exec, graph, 0);
+        if (e != cudaSuccess) {
+            char why[200];
+            snprintf(why, sizeof why, "cudaGraphInstantiate: %s (%s)", cudaGetErrorName(e), cudaGetErrorString(e));
+            ib_tape_disable(s, why);
+            (void)cudaGetLastError();
+            action = IB_TAPE_REDO;
+        } else {
+            s->exec = exec;
+            im->graphs_captured++;
+        }
+    }
+    if (graph) IB_CU_CHECK(cudaGraphDestroy(graph));
+    if (action == IB_TAPE_REDO) {
+        fprintf(stderr, "initbench: cuda backend: warning: the %s segment runs without a CUDA graph from now on: %s\n",
+                segment_name(id), s->why);
+        ib_tape_close(&im->tape);
+        return 1;
+    }
+    if (action == IB_TAPE_LAUNCH) {
+        IB_CU_CHECK(cudaGraphLaunch((cudaGraphExec_t)s->exec, im->st));
+        /* wait: the host outputs are read now, and the next fill of the pinned block must not
+         * overtake this launch's copies of it */
+        IB_CU_CHECK(cudaStreamSynchronize(im->st));
+        ib_tape_deliver(&im->tape, s->host);
+    }
+    ib_tape_close(&im->tape);
+    return 0;
 }
 
 /* ---- lifetime ---- */
@@ -491,6 +783,14 @@ static void impl_free(cuda_impl *im) {
     if (!im) return;
     /* Best effort, unchecked: this also runs after a failed initialisation. */
     if (im->st) cudaStreamSynchronize(im->st);
+    for (int i = 0; i < IB_TAPE_SEGMENTS; i++) {
+        ib_tape_segment *s = &im->tape.seg[i];
+        if (s->exec) cudaGraphExecDestroy((cudaGraphExec_t)s->exec);
+        if (s->host) cudaFreeHost(s->host);
+        if (s->dev) cudaFree(s->dev);
+    }
+    ib_tape_free(&im->tape);
+    cudaFree(im->blas_ws);
     cudaFree(im->ws), cudaFree(im->d_loss), cudaFree(im->d_correct), cudaFree(im->d_parts);
     free(im->h_loss), free(im->h_correct), free(im->h_parts);
     if (im->blas) cublasDestroy(im->blas);
@@ -536,6 +836,7 @@ ib_backend *ib_cuda_module_create(int threads, int tf32, char *err_msg, size_t e
     }
     cuda_impl *im = calloc(1, sizeof *im);
     if (!im) abort();
+    ib_tape_init(&im->tape);
     const char *dev = getenv("IB_CUDA_DEVICE");
     im->device = dev && *dev ? atoi(dev) : 0;
     if (im->device < 0 || im->device >= count) {
@@ -592,7 +893,9 @@ ib_backend *ib_cuda_module_create(int threads, int tf32, char *err_msg, size_t e
     }
 #undef TRY
     IB_CUDNN_CHECK(cudnnSetStream(im->dnn, im->st));
-    IB_CUBLAS_CHECK(cublasSetStream(im->blas, im->st));
+    IB_CUBLAS_CHECK(cublasSetStream(im->blas, im->st)); /* (this resets the workspace: set ours after it) */
+    IB_CU_CHECK(cudaMalloc(&im->blas_ws, IB_CUBLAS_WORKSPACE));
+    IB_CUBLAS_CHECK(cublasSetWorkspace(im->blas, im->blas_ws, IB_CUBLAS_WORKSPACE));
     IB_CUBLAS_CHECK(cublasSetMathMode(im->blas, im->tf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH));
     if (im->tf32) fprintf(stderr, "initbench: cuda backend: TF32 tensor-core math enabled (not fp32-exact)\n");
 
@@ -629,5 +932,9 @@ ib_backend *ib_cuda_module_create(int threads, int tf32, char *err_msg, size_t e
     be->images_open = cu_images_open;
     be->images_close = cu_images_close;
     be->gather_batch = cu_gather_batch;
+    if (env_flag("IB_CUDA_GRAPH", 1)) { /* off: every op runs as it is called */
+        be->segment_begin = cu_segment_begin;
+        be->segment_end = cu_segment_end;
+    }
     return be;
 }

@@ -203,7 +203,8 @@ extern "C" cudaError_t ibk_act_backward(cudaStream_t st, int act, size_t n, cons
 
 /* ---- dropout: one Philox block gives the uniforms of four consecutive elements (as ref.c) ---- */
 __global__ static void k_dropout(size_t n, size_t blocks, float keep, float scale, uint64_t seed, uint64_t stream,
-                                 const float *in, float *out) {
+                                 const uint64_t *seed_stream, const float *in, float *out) {
+    if (seed_stream) seed = seed_stream[0], stream = seed_stream[1]; /* a graph replay's values */
     GRID_STRIDE(blk, blocks) {
         uint32_t r[4];
         ib_philox4x32(seed, stream, blk, r);
@@ -214,10 +215,10 @@ __global__ static void k_dropout(size_t n, size_t blocks, float keep, float scal
     }
 }
 extern "C" cudaError_t ibk_dropout(cudaStream_t st, size_t n, float keep, uint64_t seed, uint64_t stream,
-                                   const float *in, float *out) {
+                                   const uint64_t *seed_stream, const float *in, float *out) {
     const float scale = 1.0f / keep;
     size_t blocks = (n + 3) / 4;
-    k_dropout<<<grid_for(blocks), THREADS, 0, st>>>(n, blocks, keep, scale, seed, stream, in, out);
+    k_dropout<<<grid_for(blocks), THREADS, 0, st>>>(n, blocks, keep, scale, seed, stream, seed_stream, in, out);
     return cudaGetLastError();
 }
 
@@ -255,8 +256,9 @@ extern "C" cudaError_t ibk_softmax_xent(cudaStream_t st, int batch, int classes,
 
 /* ---- optimisers: the formulas of ref.c, float state, host-computed step constants ---- */
 __global__ static void k_optim(int kind, size_t n, float lr, float b1, float b2, float eps, float lr_t, float c1,
-                               float c2, float mu, int nesterov, float rho, float *param, const float *grad, float *m,
-                               float *v, float *update) {
+                               float c2, float mu, int nesterov, float rho, const float *step_consts, float *param,
+                               const float *grad, float *m, float *v, float *update) {
+    if (step_consts) lr_t = step_consts[0], c1 = step_consts[1], c2 = step_consts[2]; /* a graph replay's */
     GRID_STRIDE(i, n) {
         const float g = grad[i];
         float d;
@@ -286,10 +288,11 @@ __global__ static void k_optim(int kind, size_t n, float lr, float b1, float b2,
     }
 }
 extern "C" cudaError_t ibk_optim(cudaStream_t st, int kind, size_t n, float lr, float b1, float b2, float eps,
-                                 float lr_t, float c1, float c2, float mu, int nesterov, float rho, float *param,
-                                 const float *grad, float *m, float *v, float *update) {
-    k_optim<<<grid_for(n), THREADS, 0, st>>>(kind, n, lr, b1, b2, eps, lr_t, c1, c2, mu, nesterov, rho, param, grad, m,
-                                             v, update);
+                                 float lr_t, float c1, float c2, float mu, int nesterov, float rho,
+                                 const float *step_consts, float *param, const float *grad, float *m, float *v,
+                                 float *update) {
+    k_optim<<<grid_for(n), THREADS, 0, st>>>(kind, n, lr, b1, b2, eps, lr_t, c1, c2, mu, nesterov, rho, step_consts,
+                                             param, grad, m, v, update);
     return cudaGetLastError();
 }
 

@@ -52,8 +52,10 @@ cudaError_t ibk_gather_u8(cudaStream_t st, int batch, size_t size, const uint8_t
 cudaError_t ibk_act_forward(cudaStream_t st, int act, size_t n, const float *x, float *y);
 cudaError_t ibk_act_backward(cudaStream_t st, int act, size_t n, const float *y, const float *dy, float *dx);
 
-cudaError_t ibk_dropout(cudaStream_t st, size_t n, float keep, uint64_t seed, uint64_t stream, const float *in,
-                        float *out);
+/* seed_stream: NULL, or device memory {seed, stream} that overrides the arguments (CUDA graphs:
+ * the value is read when the kernel runs, not when it was captured). */
+cudaError_t ibk_dropout(cudaStream_t st, size_t n, float keep, uint64_t seed, uint64_t stream,
+                        const uint64_t *seed_stream, const float *in, float *out);
 /* out[4 * b + k] = word k of Philox block b, b < blocks (for the parity test). */
 cudaError_t ibk_philox_words(cudaStream_t st, uint64_t seed, uint64_t stream, size_t blocks, uint32_t *out);
 /* The same words, computed on the host through the nvcc-compiled __host__ __device__ function. */
@@ -64,10 +66,11 @@ void ibk_philox_host(uint64_t seed, uint64_t stream, uint64_t index, uint32_t ou
 cudaError_t ibk_softmax_xent(cudaStream_t st, int batch, int classes, const float *logits, const int32_t *labels,
                              float grad_scale, float *dlogits, double *loss, int *correct);
 
-/* One fused optimiser step; lr_t/c1/c2 are computed by the caller in double exactly as ref.c. */
+/* One fused optimiser step; lr_t/c1/c2 are computed by the caller in double exactly as ref.c.
+ * step_consts: NULL, or device memory {lr_t, c1, c2} that overrides them (CUDA graphs). */
 cudaError_t ibk_optim(cudaStream_t st, int kind, size_t n, float lr, float b1, float b2, float eps, float lr_t,
-                      float c1, float c2, float mu, int nesterov, float rho, float *param, const float *grad, float *m,
-                      float *v, float *update);
+                      float c1, float c2, float mu, int nesterov, float rho, const float *step_consts, float *param,
+                      const float *grad, float *m, float *v, float *update);
 
 cudaError_t ibk_tensor_stats(cudaStream_t st, const float *x, size_t n, int saturation, double below, int histogram,
                              ibk_stats_part *parts /* ceil(n / chunk) of them */);
