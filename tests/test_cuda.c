@@ -61,6 +61,9 @@ static void test_philox_words(void) {
     const size_t blocks = 4099;
     uint32_t *d = G->alloc(G, 4 * blocks), *h = malloc(4 * blocks * sizeof(uint32_t));
     const uint64_t seed = 0x0123456789abcdefull, stream = ib_stream(IB_RNG_DROPOUT, 3, 12345);
+    /* alloc's zeroing runs on the backend's non-blocking stream: let it finish before the kernel
+     * on the default stream writes the buffer */
+    CHECK(cudaDeviceSynchronize() == cudaSuccess, "alloc");
     CHECK(ibk_philox_words(0, seed, stream, blocks, d) == cudaSuccess, "philox kernel launch");
     CHECK(cudaDeviceSynchronize() == cudaSuccess, "philox kernel");
     G->download(G, h, d, 4 * blocks * sizeof(uint32_t));

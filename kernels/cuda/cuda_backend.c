@@ -249,6 +249,7 @@ static void cu_gather_batch(ib_backend *be, void *images, const int64_t *index, 
  * bias), and backward embeds dy at offset 1 in a zero-bordered buffer of that size. */
 typedef struct conv_algo {
     int batch;
+    unsigned long last_use; /* for eviction when more than PLAN_ALGOS batch sizes are seen */
     cudnnConvolutionFwdAlgo_t fwd;
     cudnnConvolutionBwdDataAlgo_t bwd_data;
     cudnnConvolutionBwdFilterAlgo_t bwd_filter;
@@ -265,13 +266,16 @@ typedef struct cuda_conv_plan {
     cudnnConvolutionDescriptor_t cd;
     conv_algo algos[PLAN_ALGOS];
     int n_algos, desc_batch;
+    unsigned long uses;
     float *tmp;     /* even k: the (H+1) x (W+1) output / shifted dy, for the plan's batch */
     float *act_tmp; /* conv_act_pool_forward: the full-size activations */
 } cuda_conv_plan;
 
 /* The first deterministic algorithm in cuDNN's heuristic order whose math mode is allowed (no
  * tensor-op math unless TF32 is on). In fp32 mode the algorithm then runs with CUDNN_FMA_MATH
- * (CUDNN_DEFAULT_MATH would permit TF32 on Ampere and later), as PyTorch does when TF32 is off. */
+ * (CUDNN_DEFAULT_MATH would permit TF32 on Ampere and later), as PyTorch does when TF32 is off.
+ * With TF32 on, CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION is still refused: it may round fp32
+ * inputs down to fp16, which is not what --tf32 promises. */
 #define PICK_ALGO(perf, n, tf32, out_algo, out_math, out_ws, what)                                       \
     do {                                                                                                 \
         int pick_ = -1;                                                                                  \
@@ -279,8 +283,8 @@ typedef struct cuda_conv_plan {
             for (int i_ = 0; i_ < (n) && pick_ < 0; i_++) {                                              \
                 if ((perf)[i_].status != CUDNN_STATUS_SUCCESS) continue;                                 \
                 int det_ = (perf)[i_].determinism == CUDNN_DETERMINISTIC;                                \
-                int ok_ = (tf32) || (perf)[i_].mathType == CUDNN_FMA_MATH ||                             \
-                          (perf)[i_].mathType == CUDNN_DEFAULT_MATH;                                     \
+                int ok_ = (perf)[i_].mathType == CUDNN_FMA_MATH || (perf)[i_].mathType == CUDNN_DEFAULT_MATH || \
+                          ((tf32) && (perf)[i_].mathType == CUDNN_TENSOR_OP_MATH);                      \
                 if (ok_ && (det_ || pass_ == 1)) {                                                       \
                     pick_ = i_;                                                                          \
                     if (!det_)                                                                           \
@@ -312,7 +316,10 @@ static const conv_algo *conv_for_batch(cuda_impl *im, cuda_conv_plan *p, int bat
         p->desc_batch = batch;
     }
     for (int i = 0; i < p->n_algos; i++)
-        if (p->algos[i].batch == batch) return &p->algos[i];
+        if (p->algos[i].batch == batch) {
+            p->algos[i].last_use = ++p->uses;
+            return &p->algos[i];
+        }
     if (growth_forbidden(im, "choosing convolution algorithms for a new batch size")) return NULL;
     conv_algo a = {.batch = batch};
     const cudnnMathType_t want = im->tf32 ? CUDNN_TENSOR_OP_MATH : CUDNN_FMA_MATH;
@@ -348,7 +355,14 @@ static const conv_algo *conv_for_batch(cuda_impl *im, cuda_conv_plan *p, int bat
     IB_CUDNN_CHECK(cudnnGetConvolutionBackwardFilterWorkspaceSize(im->dnn, p->xd, p->yd, p->cd, p->wd, a.bwd_filter, &sz));
     if (sz > a.ws) a.ws = sz;
     ensure_ws(im, a.ws);
-    int slot = p->n_algos < PLAN_ALGOS ? p->n_algos++ : PLAN_ALGOS - 1; /* more batch sizes: reuse the last slot */
+    /* more batch sizes than slots: replace the least recently used, so that the training batch
+     * (used every step, and held by a captured graph) stays */
+    int slot = 0;
+    if (p->n_algos < PLAN_ALGOS) slot = p->n_algos++;
+    else
+        for (int i = 1; i < PLAN_ALGOS; i++)
+            if (p->algos[i].last_use < p->algos[slot].last_use) slot = i;
+    a.last_use = ++p->uses;
     p->algos[slot] = a;
     return &p->algos[slot];
 }
@@ -762,6 +776,8 @@ static int cu_segment_end(ib_backend *be, int id) {
     }
     if (graph) IB_CU_CHECK(cudaGraphDestroy(graph));
     if (action == IB_TAPE_REDO) {
+        if (s->exec) IB_CU_CHECK(cudaGraphExecDestroy((cudaGraphExec_t)s->exec)); /* never used again */
+        s->exec = NULL;
         fprintf(stderr, "initbench: cuda backend: warning: the %s segment runs without a CUDA graph from now on: %s\n",
                 segment_name(id), s->why);
         ib_tape_close(&im->tape);
@@ -790,10 +806,10 @@ static void impl_free(cuda_impl *im) {
         if (s->dev) cudaFree(s->dev);
     }
     ib_tape_free(&im->tape);
+    if (im->blas) cublasDestroy(im->blas); /* before its workspace */
     cudaFree(im->blas_ws);
     cudaFree(im->ws), cudaFree(im->d_loss), cudaFree(im->d_correct), cudaFree(im->d_parts);
     free(im->h_loss), free(im->h_correct), free(im->h_parts);
-    if (im->blas) cublasDestroy(im->blas);
     if (im->dnn) cudnnDestroy(im->dnn);
     if (im->st) cudaStreamDestroy(im->st);
     free(im);
@@ -838,7 +854,14 @@ ib_backend *ib_cuda_module_create(int threads, int tf32, char *err_msg, size_t e
     if (!im) abort();
     ib_tape_init(&im->tape);
     const char *dev = getenv("IB_CUDA_DEVICE");
-    im->device = dev && *dev ? atoi(dev) : 0;
+    char *end = NULL;
+    long device = dev && *dev ? strtol(dev, &end, 10) : 0;
+    if (dev && *dev && (*end || end == dev)) {
+        snprintf(err_msg, err_len, "cuda: IB_CUDA_DEVICE=%s is not a device number (0..%d)", dev, count - 1);
+        impl_free(im);
+        return NULL;
+    }
+    im->device = device < 0 || device > 1 << 20 ? -1 : (int)device;
     if (im->device < 0 || im->device >= count) {
         snprintf(err_msg, err_len, "cuda: IB_CUDA_DEVICE=%s but %d device(s) are visible", dev, count);
         impl_free(im);
@@ -859,7 +882,9 @@ ib_backend *ib_cuda_module_create(int threads, int tf32, char *err_msg, size_t e
     TRY(cudaSetDevice(im->device), "selecting the device");
     TRY(cudaGetDeviceProperties(&prop, im->device), "reading the device properties");
     snprintf(im->device_name, sizeof im->device_name, "%.255s (sm_%d%d)", prop.name, prop.major, prop.minor);
-    TRY(cudaStreamCreate(&im->st), "creating a stream");
+    /* non-blocking: work on the legacy default stream (another library, another thread) neither
+     * waits for ours nor breaks a capture on it */
+    TRY(cudaStreamCreateWithFlags(&im->st, cudaStreamNonBlocking), "creating a stream");
     /* Does this binary carry code for this GPU? */
     int *flag = NULL;
     TRY(cudaMalloc((void **)&flag, sizeof(int)), "allocating device memory");
@@ -891,12 +916,28 @@ ib_backend *ib_cuda_module_create(int threads, int tf32, char *err_msg, size_t e
         impl_free(im);
         return NULL;
     }
+    ds = cudnnSetStream(im->dnn, im->st);
+    if (ds != CUDNN_STATUS_SUCCESS) {
+        snprintf(err_msg, err_len, "cuda: cudnnSetStream failed on %s (%s)", im->device_name, cudnnGetErrorString(ds));
+        impl_free(im);
+        return NULL;
+    }
+    TRY(cudaMalloc(&im->blas_ws, IB_CUBLAS_WORKSPACE), "allocating cuBLAS's 32 MiB workspace");
+#define TRY_BLAS(call)                                                                                     \
+    do {                                                                                                   \
+        cublasStatus_t b_ = (call);                                                                        \
+        if (b_ != CUBLAS_STATUS_SUCCESS) {                                                                 \
+            snprintf(err_msg, err_len, "cuda: %s failed on %s (%s: %s)", #call, im->device_name,           \
+                     cublasGetStatusName(b_), cublasGetStatusString(b_));                                  \
+            impl_free(im);                                                                                 \
+            return NULL;                                                                                   \
+        }                                                                                                  \
+    } while (0)
+    TRY_BLAS(cublasSetStream(im->blas, im->st)); /* this resets the workspace: set ours after it */
+    TRY_BLAS(cublasSetWorkspace(im->blas, im->blas_ws, IB_CUBLAS_WORKSPACE));
+    TRY_BLAS(cublasSetMathMode(im->blas, im->tf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH));
+#undef TRY_BLAS
 #undef TRY
-    IB_CUDNN_CHECK(cudnnSetStream(im->dnn, im->st));
-    IB_CUBLAS_CHECK(cublasSetStream(im->blas, im->st)); /* (this resets the workspace: set ours after it) */
-    IB_CU_CHECK(cudaMalloc(&im->blas_ws, IB_CUBLAS_WORKSPACE));
-    IB_CUBLAS_CHECK(cublasSetWorkspace(im->blas, im->blas_ws, IB_CUBLAS_WORKSPACE));
-    IB_CUBLAS_CHECK(cublasSetMathMode(im->blas, im->tf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH));
     if (im->tf32) fprintf(stderr, "initbench: cuda backend: TF32 tensor-core math enabled (not fp32-exact)\n");
 
     ib_backend *be = calloc(1, sizeof *be);
