@@ -68,11 +68,16 @@ def main(dump):
             layer = name[:-len(".weight")]
             ref = g64[name].norm().item()
             rel = abs(norms.get(layer, float("nan")) - ref) / ref
-            ok = rel <= TOL
+            # The same conditioning rule as the gradients above: where the float32 gradient itself
+            # is ill-conditioned (tanh at tiny w), PyTorch's own float32 norm misses the float64 one
+            # by more than 1e-4 (1.5e-4 on AVX2 kernels for conv1 of original-tanh at w=1e-3); then
+            # initbench must be as close as that. A NaN (missing row) fails either way.
+            torch_rel = abs(g32[name].norm().item() - ref) / ref
+            ok = rel <= max(TOL, 2 * torch_rel)
             checks += 1
             failures += not ok
             print(f"  stats.csv {layer:6s} weight_grad l2 {norms.get(layer, float('nan')):.6e} "
-                  f"torch {ref:.6e} rel {rel:.2e}{'' if ok else '  FAIL'}")
+                  f"torch {ref:.6e} rel {rel:.2e} (torch fp32 {torch_rel:.2e}){'' if ok else '  FAIL'}")
         layers = [n[:-len(".weight")] for n in g32 if n.endswith(".weight")]
         print(f"  ratio {layers[0]}/{layers[-1]} weight-gradient L2: initbench "
               f"{norms[layers[0]] / norms[layers[-1]]:.3e}, torch "
