@@ -12,6 +12,11 @@
 #      27 runs x (10000 steps x step time + 101 evaluations x evaluation time);
 #   5. one table, printed and written to $OUT/gpu_check.txt when OUT is set (run dirs beside it).
 # With no usable GPU it stops after step 2's CPU part, saying "no GPU: skipping", exit 0.
+# GPU_CHECK_BUDGET_S (default 600): every stage's time limit is cut to what is left of it, a stage
+# that cannot fit is skipped, and the table so far is written whatever happens (also on SIGTERM);
+# when the cuda backend's first training run fails, the stages after it are skipped.
+# Under $OUT it writes at most three files: gpu_check.txt (the table), parity.log and runs.tar.gz
+# (run.json, curve.csv and stderr of every training run).
 # usage: bench/gpu_check.sh [BUILD_DIR]   (default: build-gpu-check in the checkout)
 #   GPU_CHECK_PREBUILT=1: use BUILD_DIR as built (initbench, tests/test_cuda, tests/test_philox) where
 #   the GPU machine cannot build (missing -dev packages); it must be a CUDA build.
@@ -21,8 +26,20 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 build=${1:-$root/build-gpu-check}
 t0=$(date +%s)
 log() { echo "[gpu_check +$(($(date +%s) - t0))s] $*"; }
+budget=${GPU_CHECK_BUDGET_S:-600}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
+trap 'row "aborted" "by a signal after $(($(date +%s) - t0)) s"; finish 124' TERM INT
+# limit SECONDS: the stage's own limit cut to the budget left (minus 5 s to write the table)
+limit() {
+  local left=$((budget - ($(date +%s) - t0) - 5))
+  [ "$left" -lt 1 ] && left=1 # timeout 0 would mean no limit at all
+  [ "$left" -lt "$1" ] && echo "$left" || echo "$1"
+}
+# fits NAME SECONDS: is there budget for a stage that needs about SECONDS? (a row says if not)
+fits() {
+  if [ "$(limit "$2")" -lt "$2" ]; then row "$1" "skipped: ${2} s needed, $(limit "$2") s of the budget left"; return 1; fi
+}
 dest=${OUT:-}
 [ -n "$dest" ] && mkdir -p "$dest"
 table=$work/table.txt
@@ -33,11 +50,21 @@ finish() {
     cat "$table"
   } >"$work/final.txt"
   cat "$work/final.txt"
-  [ -n "$dest" ] && cp "$work/final.txt" "$dest/gpu_check.txt"
+  if [ -n "$dest" ]; then
+    cp "$work/final.txt" "$dest/gpu_check.txt"
+    (cd "$work" && ls -d cpu cuda cuda_eager timing timing_eager timing_tf32 2>/dev/null |
+       xargs -r -I{} find {} -maxdepth 1 \( -name run.json -o -name curve.csv \) -print |
+       { cat; ls ./*.err 2>/dev/null; } | tar -czf "$dest/runs.tar.gz" -T - 2>/dev/null)
+  fi
   exit "${1:-0}"
 }
 row "host" "$(hostname) ($(nproc) cores)"
-row "git revision" "$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo ?)$(git -C "$root" diff --quiet 2>/dev/null || echo ' (modified)')"
+if [ -n "${GPU_CHECK_REVISION:-}" ]; then
+  row "git revision" "$GPU_CHECK_REVISION"
+else
+  row "git revision" "$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo ?)$(git -C "$root" diff --quiet 2>/dev/null || echo ' (modified)')"
+fi
+row "time budget" "$budget s"
 if command -v nvidia-smi >/dev/null 2>&1; then
   row "GPU (nvidia-smi)" "$(nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>/dev/null | head -1)"
 fi
@@ -78,7 +105,7 @@ if [ "$probe" -ne 0 ]; then
   finish 0
 fi
 log "per-op parity (test_cuda)"
-timeout 300 "$build/tests/test_cuda" >"$work/parity.log" 2>&1
+timeout "$(limit 300)" "$build/tests/test_cuda" >"$work/parity.log" 2>&1
 parity=$?
 cat "$work/parity.log"
 [ -n "$dest" ] && cp "$work/parity.log" "$dest/parity.log"
@@ -96,10 +123,15 @@ fi
 # ---- 3. short training on both backends ----
 short="--stddev 0.1 --seed 3 --steps 200 --eval-every 50 --train-size 5000 --test-size 1000 --eval-batch 500
        --stats-every 0 --checkpoint-every 0 --progress none"
+fits "training comparison and timing" 60 || finish $([ $parity -eq 0 ] && echo 0 || echo 1)
 log "short training, cpu backend ($(nproc) threads)"
-timeout 240 "$ib" train $short --backend cpu --out "$work/cpu" 2>"$work/cpu.err" || { cat "$work/cpu.err"; row "short run (cpu)" "FAILED"; }
+timeout "$(limit 240)" "$ib" train $short --backend cpu --out "$work/cpu" 2>"$work/cpu.err" || { cat "$work/cpu.err"; row "short run (cpu)" "FAILED"; }
 log "short training, cuda backend"
-timeout 120 "$ib" train $short --backend cuda --out "$work/cuda" 2>"$work/cuda.err" || { cat "$work/cuda.err"; row "short run (cuda)" "FAILED"; }
+if ! timeout "$(limit 120)" "$ib" train $short --backend cuda --out "$work/cuda" 2>"$work/cuda.err"; then
+  cat "$work/cuda.err"
+  row "short run (cuda)" "FAILED: $(grep -m1 'initbench' "$work/cuda.err" | cut -c1-200); later stages skipped"
+  finish 1
+fi
 if [ -f "$work/cpu/params.safetensors" ] && [ -f "$work/cuda/params.safetensors" ]; then
   python3 - "$work/cpu" "$work/cuda" >"$work/compare.txt" <<'PY'
 import csv, json, struct, sys
@@ -138,7 +170,7 @@ fi
 
 # ---- 3b. CUDA graphs: the same cuda run without them must give the same bits ----
 log "short training, cuda backend without CUDA graphs (IB_CUDA_GRAPH=0)"
-IB_CUDA_GRAPH=0 timeout 120 "$ib" train $short --backend cuda --out "$work/cuda_eager" 2>"$work/cuda_eager.err" \
+IB_CUDA_GRAPH=0 timeout "$(limit 120)" "$ib" train $short --backend cuda --out "$work/cuda_eager" 2>"$work/cuda_eager.err" \
   || { cat "$work/cuda_eager.err"; row "short run (cuda, no graphs)" "FAILED"; }
 if [ -f "$work/cuda/params.safetensors" ] && [ -f "$work/cuda_eager/params.safetensors" ]; then
   same_params=$(cmp -s "$work/cuda/params.safetensors" "$work/cuda_eager/params.safetensors" && echo yes || echo NO)
@@ -151,8 +183,9 @@ fallbacks=$(grep -h "without a CUDA graph" "$work/cuda.err" 2>/dev/null | sort -
 row "CUDA graph fallbacks (short run)" "${fallbacks:-none}"
 
 # ---- 4. timing on the GPU: the original configuration, 300 steps, 4 evaluations of 10000 images ----
+fits "timing runs" 30 || finish $([ $parity -eq 0 ] && echo 0 || echo 1)
 log "timing run on the GPU (original config, 300 steps)"
-timeout 240 "$ib" train --stddev 0.1 --seed 5 --steps 300 --eval-every 100 --checkpoint-every 0 --progress none \
+timeout "$(limit 240)" "$ib" train --stddev 0.1 --seed 5 --steps 300 --eval-every 100 --checkpoint-every 0 --progress none \
   --backend cuda --out "$work/timing" 2>"$work/timing.err" || { cat "$work/timing.err"; row "timing run" "FAILED"; }
 if [ -f "$work/timing/run.json" ]; then
   python3 - "$work/timing/run.json" "$work/cpu/run.json" >"$work/timing.txt" <<'PY'
@@ -172,7 +205,7 @@ PY
   while IFS=$'\t' read -r k v; do row "$k" "$v"; done <"$work/timing.txt"
 fi
 log "timing run on the GPU without CUDA graphs (IB_CUDA_GRAPH=0, 300 steps)"
-IB_CUDA_GRAPH=0 timeout 240 "$ib" train --stddev 0.1 --seed 5 --steps 300 --eval-every 100 --checkpoint-every 0 \
+IB_CUDA_GRAPH=0 timeout "$(limit 240)" "$ib" train --stddev 0.1 --seed 5 --steps 300 --eval-every 100 --checkpoint-every 0 \
   --progress none --backend cuda --out "$work/timing_eager" 2>"$work/timing_eager.err" \
   || { cat "$work/timing_eager.err"; row "timing run (no graphs)" "FAILED"; }
 if [ -f "$work/timing_eager/run.json" ] && [ -f "$work/timing/run.json" ]; then
@@ -184,8 +217,9 @@ PY
   while IFS=$'\t' read -r k v; do row "$k" "$v"; done <"$work/timing_eager.txt"
 fi
 # ---- 5. the same with --tf32 (tensor-core math: faster, not fp32-exact) ----
+fits "tf32 timing run" 20 || finish $([ $parity -eq 0 ] && echo 0 || echo 1)
 log "timing run on the GPU with --tf32 (300 steps)"
-timeout 240 "$ib" train --stddev 0.1 --seed 5 --steps 300 --eval-every 100 --checkpoint-every 0 --progress none \
+timeout "$(limit 240)" "$ib" train --stddev 0.1 --seed 5 --steps 300 --eval-every 100 --checkpoint-every 0 --progress none \
   --backend cuda --tf32 --out "$work/timing_tf32" 2>"$work/timing_tf32.err" \
   || { cat "$work/timing_tf32.err"; row "tf32 timing run" "FAILED"; }
 if [ -f "$work/timing_tf32/run.json" ]; then
@@ -196,8 +230,5 @@ print(f"GPU training step with --tf32 (median)\t{t['timing']['step_ms_median']:.
       f"{t['final']['test_accuracy']:.4f} (fp32 run: {f['final']['test_accuracy']:.4f})")
 PY
   while IFS=$'\t' read -r k v; do row "$k" "$v"; done <"$work/timing_tf32.txt"
-fi
-if [ -n "$dest" ]; then
-  for r in cpu cuda cuda_eager timing timing_eager timing_tf32; do [ -d "$work/$r" ] && cp -r "$work/$r" "$dest/run_$r"; done
 fi
 finish $([ $parity -eq 0 ] && echo 0 || echo 1)

@@ -30,3 +30,12 @@ add_executable(test_graph_tape ${CMAKE_CURRENT_SOURCE_DIR}/test_graph_tape.c
                ${CMAKE_CURRENT_SOURCE_DIR}/../kernels/cuda/graph_tape.c)
 target_include_directories(test_graph_tape PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/../kernels)
 add_test(NAME cuda_graph_tape_cpu COMMAND test_graph_tape)
+
+# The GPU kit (bench/gpu_kit.sh) built and rehearsed here as the GPU machine would run it.
+if(IB_HAVE_CUDA AND NOT IB_SANITIZE AND NOT IB_FUZZ)
+  add_test(NAME gpu_kit_rehearsal COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/test_gpu_kit.sh ${CMAKE_SOURCE_DIR}
+                                          ${CMAKE_BINARY_DIR}/gpu-kit)
+else()
+  add_test(NAME gpu_kit_rehearsal COMMAND sh -c "echo 'skip: the GPU kit is a Release CUDA build: this build has IB_HAVE_CUDA=${IB_HAVE_CUDA}, IB_SANITIZE=${IB_SANITIZE}, IB_FUZZ=${IB_FUZZ}'; exit 77")
+endif()
+set_tests_properties(gpu_kit_rehearsal PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 900)
