@@ -53,7 +53,7 @@ if(IB_HAVE_CUDA)
   set_target_properties(initbench_cuda PROPERTIES LIBRARY_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}
                         C_VISIBILITY_PRESET hidden)
   target_compile_definitions(initbench_cuda PRIVATE IB_CUDA_ARCHS="${IB_CUDA_ARCHS_TEXT}")
-  target_include_directories(initbench_cuda PRIVATE kernels src)
+  target_include_directories(initbench_cuda PRIVATE kernels)
   target_include_directories(initbench_cuda SYSTEM PRIVATE ${CUDNN_INCLUDE_DIR})
   target_link_libraries(initbench_cuda PRIVATE ib_cuda_kernels CUDA::cudart CUDA::cublas ${CUDNN_LIBRARY} m)
   target_compile_definitions(initbench_core PUBLIC IB_HAVE_CUDA=1
