@@ -40,17 +40,18 @@ done
 t0=$(date +%s)
 log() { echo "[gpu_kit +$(($(date +%s) - t0))s] $*"; }
 
+mkdir -p "$build"
 log "configuring $build (Release, CUDA sm_90, portable, no oneDNN, no PAPI)"
 if ! cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DIB_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=90 \
-     -DIB_NATIVE=OFF -DIB_WITH_DNNL=OFF -DIB_WITH_PAPI=OFF -DIB_SANITIZE=OFF -DIB_FUZZ=OFF >"$build.configure.log" 2>&1; then
-  tail -20 "$build.configure.log" >&2
-  echo "gpu_kit.sh: configure failed (log: $build.configure.log)" >&2
+     -DIB_NATIVE=OFF -DIB_WITH_DNNL=OFF -DIB_WITH_PAPI=OFF -DIB_SANITIZE=OFF -DIB_FUZZ=OFF >"$build/gpu-kit-configure.log" 2>&1; then
+  tail -20 "$build/gpu-kit-configure.log" >&2
+  echo "gpu_kit.sh: configure failed (log: $build/gpu-kit-configure.log)" >&2
   exit 1
 fi
 log "building initbench, initbench_cuda, test_cuda, test_philox"
-if ! cmake --build "$build" --target initbench initbench_cuda test_cuda test_philox >"$build.build.log" 2>&1; then
-  tail -30 "$build.build.log" >&2
-  echo "gpu_kit.sh: build failed (log: $build.build.log)" >&2
+if ! cmake --build "$build" --target initbench initbench_cuda test_cuda test_philox >"$build/gpu-kit-build.log" 2>&1; then
+  tail -30 "$build/gpu-kit-build.log" >&2
+  echo "gpu_kit.sh: build failed (log: $build/gpu-kit-build.log)" >&2
   exit 1
 fi
 

@@ -9,6 +9,12 @@
 
 int ib_cmd_sweep(int argc, char **argv);
 
+/* Reports belong to analysis/, a layer above this one, so the command layer hands the sweep the
+ * function that writes one (quiet: no progress lines). A sweep or collect without one only says
+ * which `initbench report` command to run. */
+typedef int (*ib_sweep_reporter)(const char *const *sweep_dirs, int n, const char *out_dir, int quiet, ib_err *err);
+void ib_sweep_set_reporter(ib_sweep_reporter write_report);
+
 /* What `sweep status` reads, without the queue and without printing: loads DIR/sweep.json and
  * classifies every task from its run.json and task record. counts gets one slot per state
  * (complete, diverged, running, pending, interrupted, failed, missing). Returns the number of

@@ -1,5 +1,5 @@
 # The CUDA backend (kernels/cuda), included from the top-level CMakeLists.txt right after
-# initbench_core is defined (include(), not add_subdirectory: enable_language(CUDA) must run in
+# ib_kernels is defined (include(), not add_subdirectory: enable_language(CUDA) must run in
 # the top directory, which links the executables).
 #   IB_CUDA=AUTO  build it when nvcc, the CUDA toolkit and cuDNN are all found (default)
 #   IB_CUDA=ON    require them (configure fails, saying what is missing)
@@ -36,8 +36,8 @@ if(IB_HAVE_CUDA)
   endif()
   set(CMAKE_CUDA_RUNTIME_LIBRARY Shared) # otherwise the link line gets the shared and the static runtime
   enable_language(CUDA)
-  # initbench_core was defined before CUDA was enabled: give it the architectures too.
-  set_property(TARGET initbench_core PROPERTY CUDA_ARCHITECTURES ${CMAKE_CUDA_ARCHITECTURES})
+  # ib_kernels was defined before CUDA was enabled: give it the architectures too.
+  set_property(TARGET ib_kernels PROPERTY CUDA_ARCHITECTURES ${CMAKE_CUDA_ARCHITECTURES})
   # Our own kernels. The directory's compile options (-Wall -Wextra -Werror, -march=native,
   # sanitizers, fuzzing) are for gcc/clang, not nvcc: replace them for this target.
   # --fmad=false: elementwise float arithmetic rounds as on the CPU (ref.c is not contracted).
@@ -56,11 +56,10 @@ if(IB_HAVE_CUDA)
   target_include_directories(initbench_cuda PRIVATE kernels)
   target_include_directories(initbench_cuda SYSTEM PRIVATE ${CUDNN_INCLUDE_DIR})
   target_link_libraries(initbench_cuda PRIVATE ib_cuda_kernels CUDA::cudart CUDA::cublas ${CUDNN_LIBRARY} m)
-  target_compile_definitions(initbench_core PUBLIC IB_HAVE_CUDA=1
+  target_compile_definitions(ib_kernels PUBLIC IB_HAVE_CUDA=1
                              PRIVATE IB_CUDA_MODULE_PATH="$<TARGET_FILE:initbench_cuda>")
-  add_dependencies(initbench_core initbench_cuda)
+  add_dependencies(ib_kernels initbench_cuda)
   message(STATUS "CUDA backend: ON (architectures ${CMAKE_CUDA_ARCHITECTURES}; cuDNN ${CUDNN_LIBRARY})")
 else()
   message(STATUS "CUDA backend: OFF (IB_CUDA=${IB_CUDA})")
 endif()
-target_sources(initbench_core PRIVATE kernels/cuda/cuda_loader.c)

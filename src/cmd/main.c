@@ -24,7 +24,16 @@ static void usage(FILE *fp) {
             "Run 'initbench COMMAND --help' for a command's options.\n");
 }
 
+/* How sweeps (jobs/) write their report (analysis/, the layer above them). */
+static int write_report(const char *const *sweep_dirs, int n, const char *out_dir, int quiet, ib_err *err) {
+    ib_report_options opt;
+    ib_report_options_default(&opt);
+    opt.quiet = quiet;
+    return ib_report_write(sweep_dirs, n, out_dir, &opt, err);
+}
+
 int main(int argc, char **argv) {
+    ib_sweep_set_reporter(write_report);
     if (argc < 2) {
         usage(stderr);
         return IB_EXIT_USAGE;
