@@ -1,7 +1,7 @@
-/* Philox4x32-10 usable from host C and from CUDA device code: a bit-exact duplicate of
- * ib_philox() and ib_u01() in src/rng.c/.h (which the CPU backends use), so that the GPU draws
- * the very same dropout masks. tests/test_philox.c checks the two agree word for word; change
- * both together or not at all. */
+/* Philox4x32-10 (Salmon et al. 2011), the one copy of the generator: host C (kernels/rng.c builds
+ * the initialisers' and the CPU backends' draws on it) and CUDA device code include it, so the GPU
+ * draws the very same dropout masks. tests/test_philox.c checks it against the published
+ * known-answer vectors and the device copy against the host word for word. */
 #ifndef IB_PHILOX_H
 #define IB_PHILOX_H
 

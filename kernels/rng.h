@@ -6,6 +6,8 @@
 
 #include <stdint.h>
 
+#include "philox.h"
+
 /* Purposes, in the top byte of a stream id, keep the draws of different consumers apart. */
 enum { IB_RNG_INIT = 1, IB_RNG_SHUFFLE = 2, IB_RNG_DROPOUT = 3, IB_RNG_TEST = 4 };
 
@@ -16,8 +18,8 @@ static inline uint64_t ib_stream(unsigned purpose, uint32_t a, uint32_t b) {
 /* Four 32-bit words for block `index` of stream `stream` under key `seed`. */
 void ib_philox(uint64_t seed, uint64_t stream, uint64_t index, uint32_t out[4]);
 
-/* Uniform in [0, 1) with 24 random bits (exactly representable as float). */
-static inline float ib_u01(uint32_t x) { return (float)(x >> 8) * (1.0f / 16777216.0f); }
+/* Uniform in [0, 1) with 24 random bits (exactly representable as float): philox.h's. */
+static inline float ib_u01(uint32_t x) { return ib_philox_u01(x); }
 /* Uniform in (0, 1]: safe for log(). */
 static inline double ib_u01_open0(uint32_t x) { return ((double)(x >> 8) + 1.0) * (1.0 / 16777216.0); }
 
