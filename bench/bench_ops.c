@@ -238,7 +238,7 @@ static void bm_net(ib_bench_state *st, const bench_arg *a, ib_backend *be) {
             ib_net_loss(&net, B, 0, &loss, &right);
         }
     }
-    /* backward counted as twice the forward (DESIGN.md's convention: 4.18 GFLOP per step at 50) */
+    /* backward counted as twice the forward (docs/TOOLCHAIN.md, "Counting FLOPs": 4.18 GFLOP per step at 50) */
     ib_bench_set_flops(st, net.flops_forward_per_sample * B * (a->op == OP_STEP ? 3 : 1));
     if (a->op == OP_EVAL) ib_bench_set_counter(st, "images", B);
     ib_net_free(&net);

@@ -1,7 +1,7 @@
 # shellcheck shell=bash disable=SC2034 # some settings are used only by the sourcing scripts
 # Shared by jobs/slurm-local-up and jobs/slurm-local-down (sourced, not run).
 # A real one-node Slurm 22.05 (munged, slurmctld, slurmd) on this machine; see jobs/README.md
-# and shared/facts/slurm-single-node.md for why each step and each slurm.conf line is there.
+# and docs/SLURM.md for why each step and each slurm.conf line is there.
 
 # ---- locations (environment overrides) -----------------------------------------------------
 IB_SLURM_CONF_DIR=${IB_SLURM_CONF_DIR:-/etc/slurm}

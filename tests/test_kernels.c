@@ -68,7 +68,7 @@ static void test_truncated_normal(void) {
         maxabs = fmax(maxabs, fabs(x));
     }
     double mean = sum / N, var = sum2 / N - mean * mean;
-    /* theory.md: realised std = s * sqrt(1 - 4 phi(2) / (2 Phi(2) - 1)) = 0.8796 s */
+    /* docs/THEORY.md, "TensorFlow's truncated normal": realised std = s * sqrt(1 - 4 phi(2) / (2 Phi(2) - 1)) = 0.8796 s */
     double z = 2.0, pdf2 = exp(-2.0) / sqrt(2 * M_PI), mass = 2 * phi_cdf(z) - 1;
     double var_theory = 1 - 2 * z * pdf2 / mass;
     CHECK(maxabs <= 2.0 + 1e-6, "a draw lies beyond 2 stddev: %g", maxabs);
@@ -554,8 +554,9 @@ static void test_optimisers(void) {
             }
         }
     }
-    /* Adam's regimes (theory.md): the first step is about -lr * sign(g) while |g| >> eps,
-     * and about -lr_t * g / eps (SGD with rate lr / eps) once |g| << eps. */
+    /* Adam's regimes (docs/THEORY.md, "Adam and epsilon"): the first step is about -lr * sign(g)
+     * while |g| >> eps / sqrt(1 - beta2), and -lr * sqrt(1 - beta2) * g / eps (SGD with rate
+     * lr * sqrt(1 - beta2) / eps) once |g| << eps / sqrt(1 - beta2). */
     ib_optim_hparams hp = {.kind = IB_OPT_ADAM_TF, .lr = 1e-4, .beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8};
     float p[2] = {0, 0}, m[2] = {0}, v[2] = {0}, upd[2];
     const float g[2] = {3e-3f, 1e-12f};

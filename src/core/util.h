@@ -6,7 +6,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-/* Exit codes (DESIGN.md): 2 for bad input or usage, 1 for internal failure. */
+/* Exit codes (docs/ARCHITECTURE.md, "Errors"): 2 for bad input or usage, 1 for internal failure. */
 enum { IB_OK = 0, IB_EXIT_INTERNAL = 1, IB_EXIT_USAGE = 2 };
 
 /* An error carried up to the command layer, which prints it once and exits with `code`.

