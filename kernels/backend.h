@@ -123,9 +123,10 @@ struct ib_backend {
                          ib_tensor_stats *out);
     /* Later ops are appended below this line. */
 
-    /* Fused forward ops (kernels/cpu: oneDNN post-ops where built in, else composed from the ops
-     * above). Results equal the unfused sequence up to rounding, and like every op they are the
-     * same bits for any thread count. */
+    /* Fused forward ops: optional. Left NULL, ib_backend_complete() composes them from the ops
+     * above; a backend sets them where it fuses for real (cpu: oneDNN post-ops; cuda). Results
+     * equal the unfused sequence up to rounding, and like every op they are the same bits for
+     * any thread count. */
     /* y = act(conv(x, w) + b): conv_forward and the act_forward that follows it in one pass; the
      * output is what act_backward expects as y. */
     void (*conv_forward_act)(ib_backend *be, void *plan, int batch, const float *x, const float *w,
@@ -165,12 +166,50 @@ struct ib_backend {
  * stay per phase. Statistics steps run outside segments (their ops read values back). */
 enum { IB_SEGMENT_FORWARD = 0, IB_SEGMENT_BACKWARD = 1, IB_SEGMENT_UPDATE = 2 };
 
-/* Backends by name: "cpu" (the fast path) and "ref" (plain loops that read like the maths).
- * threads <= 0 means all available. Returns NULL and fills err_msg when unavailable. */
-/* tf32: let the cuda backend use TF32 tensor-core math (ignored elsewhere; -1: $IB_CUDA_TF32). */
-ib_backend *ib_backend_create(const char *name, int threads, int tf32, char *err_msg, size_t err_len);
-const char *ib_backend_names(void);
+/* ---- The registry: every backend by name, in one table (kernels/backend.c) ----
+ * A backend-specific knob is a *setting* that only the backends declaring it take ("tf32":
+ * cuda's TF32 tensor-core math); the generic code passes settings through without knowing them. */
+typedef struct ib_backend_setting {
+    const char *name;
+    int value;
+} ib_backend_setting;
 
+typedef struct ib_backend_params {
+    int threads;                        /* <= 0: all available */
+    const ib_backend_setting *settings; /* may be NULL */
+    int n_settings;
+} ib_backend_params;
+
+typedef struct ib_backend_entry {
+    const char *name;
+    const char *summary; /* one line for --help and docs */
+    ib_backend *(*create)(const ib_backend_params *p, char *err_msg, size_t err_len);
+    const char *const *settings; /* the settings it takes, NULL-terminated; NULL: none */
+} ib_backend_entry;
+
+/* The registered backends, in the order --help lists them; *count receives their number. */
+const ib_backend_entry *ib_backend_registry(int *count);
+const ib_backend_entry *ib_backend_find(const char *name);
+/* Creates a backend and fills its optional ops with the defaults (ib_backend_complete). A
+ * setting the backend does not declare is refused when nonzero and ignored when zero. Returns
+ * NULL and fills err_msg when unavailable. */
+ib_backend *ib_backend_create(const char *name, const ib_backend_params *p, char *err_msg, size_t err_len);
+/* The value of setting `name` in p, or dflt where p does not set it. */
+int ib_backend_setting_value(const ib_backend_params *p, const char *name, int dflt);
+/* "cpu|ref|cuda" (for a flag's choices) and "cpu, ref, cuda" (for messages). */
+const char *ib_backend_choices(void);
+const char *ib_backend_names(void);
+/* Does the backend called `backend` take setting `setting`? (0 for an unknown backend) */
+int ib_backend_takes(const char *backend, const char *setting);
+/* The backends that take setting `name`, as "a, b" ("" when none). */
+const char *ib_backend_takers(const char *setting);
+
+/* The optional ops, filled in one place: each fused forward op left NULL becomes the
+ * composition of the plain ops it fuses (the same arithmetic, without the speed); the segment
+ * ops stay NULL (every op then runs as it is called). A backend sets only what it does better. */
+void ib_backend_complete(ib_backend *be);
+
+/* The CPU backends' constructors, for tests and benchmarks that want one directly. */
 ib_backend *ib_backend_ref_create(int threads);
 ib_backend *ib_backend_cpu_create(int threads);
 

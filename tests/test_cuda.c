@@ -18,6 +18,9 @@
 #include "rng.h"
 
 static ib_backend *R, *G;
+/* fp32 math (tf32 off), one host thread */
+static const ib_backend_setting fp32_setting[] = {{"tf32", 0}};
+static const ib_backend_params fp32_single_thread = {1, fp32_setting, 1};
 
 static float *rnd(size_t n, uint32_t stream, float scale) {
     float *x = malloc((n ? n : 1) * sizeof(float));
@@ -431,7 +434,7 @@ static void test_graphs(void) {
     }
     char msg[512];
     setenv("IB_CUDA_GRAPH", "0", 1);
-    ib_backend *E = ib_backend_create("cuda", 1, 0, msg, sizeof msg);
+    ib_backend *E = ib_backend_create("cuda", &fp32_single_thread, msg, sizeof msg);
     unsetenv("IB_CUDA_GRAPH");
     CHECK(E && !E->segment_begin, "IB_CUDA_GRAPH=0: a backend without segments");
     if (!E) return;
@@ -472,7 +475,7 @@ static void test_graphs(void) {
 
 int main(int argc, char **argv) {
     char msg[512];
-    G = ib_backend_create("cuda", 1, 0, msg, sizeof msg); /* fp32: the parity bounds assume it */
+    G = ib_backend_create("cuda", &fp32_single_thread, msg, sizeof msg); /* fp32: the parity bounds assume it */
     if (!G) {
         printf("skip: %s\n", msg);
         return 77;

@@ -311,5 +311,6 @@ ib_backend *ib_backend_cpu_create_variant(int threads, int conv) {
         be->conv_act_pool_forward = ib_dnnl_conv_act_pool_forward;
     }
 #endif
+    ib_backend_complete(be); /* the fused ops oneDNN does not provide, composed */
     return be;
 }

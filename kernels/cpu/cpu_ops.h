@@ -42,14 +42,6 @@ void ib_dnnl_conv_forward_act(ib_backend *be, void *plan, int batch, const float
 void ib_dnnl_conv_act_pool_forward(ib_backend *be, void *plan, int batch, const float *x, const float *w,
                                    const float *b, ib_act act, const ib_pool_shape *pool, float *y);
 
-/* The fused ops composed from the plain ones (reference and SGEMM backends). */
-void ib_cpu_conv_forward_act(ib_backend *be, void *plan, int batch, const float *x, const float *w, const float *b,
-                             ib_act act, float *y);
-void ib_cpu_conv_act_pool_forward(ib_backend *be, void *plan, int batch, const float *x, const float *w,
-                                  const float *b, ib_act act, const ib_pool_shape *pool, float *y);
-void ib_cpu_fc_forward_act(ib_backend *be, int batch, int in, int out, const float *x, const float *w,
-                           const float *b, ib_act act, float *y);
-
 /* The fast CPU backend with a chosen convolution: IB_CPU_CONV_DNNL (the default where oneDNN
  * is built in) or IB_CPU_CONV_GEMM (im2col + SGEMM). Benchmarks and tests compare the two. */
 enum { IB_CPU_CONV_DEFAULT, IB_CPU_CONV_GEMM, IB_CPU_CONV_DNNL };

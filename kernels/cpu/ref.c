@@ -458,9 +458,6 @@ void ib_cpu_fill_common(ib_backend *be, int threads) {
     be->softmax_xent = ib_ref_softmax_xent;
     be->optim_update = ib_ref_optim_update;
     be->tensor_stats = ib_ref_tensor_stats;
-    be->conv_forward_act = ib_cpu_conv_forward_act;
-    be->conv_act_pool_forward = ib_cpu_conv_act_pool_forward;
-    be->fc_forward_act = ib_cpu_fc_forward_act;
     be->images_open = cpu_images_open;
     be->images_close = cpu_images_close;
     be->gather_batch = cpu_gather_batch;
@@ -477,31 +474,6 @@ ib_backend *ib_backend_ref_create(int threads) {
     be->conv_backward = ref_conv_backward;
     be->fc_forward = ref_fc_forward;
     be->fc_backward = ref_fc_backward;
+    ib_backend_complete(be); /* the fused ops, composed */
     return be;
-}
-
-/* ---- fused forward ops, composed from the backend's own ops (reference and SGEMM paths) ---- */
-void ib_cpu_conv_forward_act(ib_backend *be, void *plan, int batch, const float *x, const float *w, const float *b,
-                             ib_act act, float *y) {
-    const ib_conv_shape *s = plan; /* every CPU plan begins with its shape */
-    be->conv_forward(be, plan, batch, x, w, b, y);
-    be->act_forward(be, act, (size_t)batch * s->out_c * s->h * s->w, y, y);
-}
-
-void ib_cpu_conv_act_pool_forward(ib_backend *be, void *plan, int batch, const float *x, const float *w,
-                                  const float *b, ib_act act, const ib_pool_shape *pool, float *y) {
-    const ib_conv_shape *s = plan;
-    const size_t n = (size_t)batch * s->out_c * s->h * s->w;
-    float *tmp = ib_cpu_alloc(be, n); /* not a production path: allocates per call */
-    int32_t *am = ib_cpu_alloc(be, (size_t)batch * pool->c * pool->out_h * pool->out_w);
-    be->conv_forward(be, plan, batch, x, w, b, tmp);
-    be->act_forward(be, act, n, tmp, tmp);
-    be->pool_forward(be, pool, batch, tmp, y, am);
-    ib_cpu_release(be, tmp), ib_cpu_release(be, am);
-}
-
-void ib_cpu_fc_forward_act(ib_backend *be, int batch, int in, int out, const float *x, const float *w,
-                           const float *b, ib_act act, float *y) {
-    be->fc_forward(be, batch, in, out, x, w, b, y);
-    be->act_forward(be, act, (size_t)batch * out, y, y);
 }

@@ -80,7 +80,7 @@ int ib_train_flags(ib_train_config *c, ib_flag *flags) {
         F_LONG("train-offset", &c->train_offset, 0, 1e8, "N", "first training image used (default 5000, TF's split)"),
         F_LONG("train-size", &c->train_size, 1, 1e8, "N", "training images used (default 55000)"),
         F_LONG("test-size", &c->test_size, 1, 1e8, "N", "test images evaluated (default 10000: all)"),
-        F_CHOICE("backend", &c->backend, "cpu|ref|cuda", "compute backend (default cpu)"),
+        F_CHOICE("backend", &c->backend, ib_backend_choices(), "compute backend (default cpu)"),
         F_BOOL("tf32", &c->tf32, "cuda: TF32 tensor-core math in convolutions and SGEMM (faster, not fp32-exact)"),
         F_INT("threads", &c->threads, 0, 4096, "T", "threads (default 0: $SLURM_CPUS_PER_TASK or all cores)"),
         F_LONG("checkpoint-every", &c->checkpoint_every, 0, 1e9, "K",
@@ -146,8 +146,8 @@ int ib_train_config_resolve(ib_train_config *c, ib_flag *flags, int n, ib_err *e
                                         : IB_OPT_RMSPROP;
     if (c->nesterov && hp->kind != IB_OPT_MOMENTUM)
         return ib_fail(err, IB_EXIT_USAGE, "--nesterov applies only to --optimizer momentum");
-    if (c->tf32 && strcmp(c->backend, "cuda"))
-        return ib_fail(err, IB_EXIT_USAGE, "--tf32 applies only to --backend cuda");
+    if (c->tf32 && !ib_backend_takes(c->backend, "tf32"))
+        return ib_fail(err, IB_EXIT_USAGE, "--tf32 applies only to --backend %s", ib_backend_takers("tf32"));
     int is_adam = hp->kind == IB_OPT_ADAM_TF || hp->kind == IB_OPT_ADAM_PT;
     if (!is_adam && (seen(flags, n, "beta1") || seen(flags, n, "beta2")))
         return ib_fail(err, IB_EXIT_USAGE, "--beta1/--beta2 apply only to adam and adam-pt");

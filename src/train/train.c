@@ -25,7 +25,9 @@ int ib_trainer_init(ib_trainer *t, const ib_train_config *cfg, const ib_dataset 
         return ib_fail(err, IB_EXIT_USAGE, "--test-size %lld exceeds the %d test images", cfg->test_size, ds->test.n);
     char msg[256];
     int threads = cfg->threads > 0 ? cfg->threads : ib_default_threads();
-    t->be = ib_backend_create(cfg->backend, threads, cfg->tf32, msg, sizeof msg);
+    const ib_backend_setting settings[] = {{"tf32", cfg->tf32}};
+    const ib_backend_params params = {threads, settings, 1};
+    t->be = ib_backend_create(cfg->backend, &params, msg, sizeof msg);
     if (!t->be) return ib_fail(err, IB_EXIT_USAGE, "--backend: %s", msg);
     int max_batch = cfg->batch > cfg->eval_batch ? cfg->batch : cfg->eval_batch;
     if (ib_net_build(&t->net, &cfg->spec, 1, ds->train.rows, ds->train.cols, ds->num_classes, max_batch, t->be, err)) {
