@@ -216,7 +216,7 @@ static int original_net(ib_bench_state *st, const bench_arg *a, ib_backend *be, 
 }
 
 /* A whole training step of the original network (forward, loss, backward, Adam) or a
- * forward-only evaluation batch, through src/net.c exactly as the trainer calls it. */
+ * forward-only evaluation batch, through src/model/net.c exactly as the trainer calls it. */
 static void bm_net(ib_bench_state *st, const bench_arg *a, ib_backend *be) {
     ib_net net;
     if (original_net(st, a, be, &net)) return;

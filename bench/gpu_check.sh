@@ -91,10 +91,10 @@ ib=$build/initbench
 
 # ---- 2. Philox on the CPU, then is there a GPU? ----
 if "$build/tests/test_philox" >"$work/philox.log" 2>&1; then
-  row "Philox (CPU: philox.h = src/rng.c)" "ok"
+  row "Philox (CPU: known answers; gcc = nvcc host)" "ok"
 else
   cat "$work/philox.log"
-  row "Philox (CPU: philox.h = src/rng.c)" "FAILED"
+  row "Philox (CPU: known answers; gcc = nvcc host)" "FAILED"
 fi
 "$build/tests/test_cuda" --probe >"$work/probe.log" 2>&1
 probe=$?

@@ -56,7 +56,7 @@ def main():
               f"| {name} | {ms(b):.3f} | | |", end="")
         print(f" {by / 2**30:.2f} |" if by else " |")
 
-    # the training step, op by op, in the order src/net.c runs them (batch 50, original network)
+    # the training step, op by op, in the order src/model/net.c runs them (batch 50, original network)
     B, be = a.batch, a.backend
     seq = [("conv_fwd", "conv1"), ("act_fwd", "relu1"), ("pool_fwd", "pool1"), ("conv_fwd", "conv2"),
            ("act_fwd", "relu2"), ("pool_fwd", "pool2"), ("fc_fwd", "fc1"), ("act_fwd", "relu3"),

@@ -1,4 +1,4 @@
-/* The ops interface every backend implements. The network code (src/net.c) only calls these,
+/* The ops interface every backend implements. The network code (src/model/net.c) only calls these,
  * so it never knows whether the reference loops, the fast CPU path or the GPU runs.
  *
  * Conventions: tensors are float32, NCHW for images, row-major [batch, features] for fully
@@ -162,7 +162,7 @@ struct ib_backend {
     int (*segment_end)(ib_backend *be, int id);
 };
 
-/* The trainer's segments (src/train.c): one training step is three, so that per-phase timings
+/* The trainer's segments (src/train/train.c): one training step is three, so that per-phase timings
  * stay per phase. Statistics steps run outside segments (their ops read values back). */
 enum { IB_SEGMENT_FORWARD = 0, IB_SEGMENT_BACKWARD = 1, IB_SEGMENT_UPDATE = 2 };
 

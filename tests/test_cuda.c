@@ -76,7 +76,7 @@ static void test_philox_words(void) {
         ib_philox(seed, stream, b, r);
         for (int k = 0; k < 4; k++) bad += r[k] != h[4 * b + k];
     }
-    CHECK(bad == 0, "device Philox: %ld of %zu words differ from src/rng.c", bad, 4 * blocks);
+    CHECK(bad == 0, "device Philox: %ld of %zu words differ from kernels/rng.c", bad, 4 * blocks);
     printf("  philox words on the device: %ld of %zu differ\n", bad, 4 * blocks);
     G->release(G, d), free(h);
 }

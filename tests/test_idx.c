@@ -15,7 +15,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
-#ifndef IB_SOURCE_DIR /* as in src/dataset.c */
+#ifndef IB_SOURCE_DIR /* as in src/data/dataset.c */
 #define IB_SOURCE_DIR "."
 #endif
 
