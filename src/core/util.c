@@ -24,6 +24,11 @@ int ib_fail(ib_err *err, int code, const char *fmt, ...) {
     return code;
 }
 
+int ib_cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
 int ib_snprintf(char *buf, size_t n, const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);

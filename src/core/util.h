@@ -27,6 +27,9 @@ _Noreturn void ib_die(int code, const char *fmt, ...) __attribute__((format(prin
  * -Wformat-truncation does not flag it. */
 int ib_snprintf(char *buf, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
+/* qsort comparator for doubles, ascending (NaN compares equal to everything: keep them out). */
+int ib_cmp_double(const void *a, const void *b);
+
 /* A number read from a file as an integer: def when it is not finite or outside [lo, hi]
  * (a plain cast of such a value is undefined behaviour). */
 static inline long long ib_num_to_ll(double v, long long lo, long long hi, long long def) {

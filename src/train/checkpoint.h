@@ -1,0 +1,27 @@
+/* Checkpoints: parameters, optimiser state, the curve so far and the running training-loss sums,
+ * at a step boundary. Batches and dropout masks are functions of (seed, step), so nothing else is
+ * needed for a resumed run to end bitwise identical to an uninterrupted one. */
+#ifndef IB_CHECKPOINT_H
+#define IB_CHECKPOINT_H
+
+#include "rundir.h"
+#include "train.h"
+
+/* Where the training loop stands: what a checkpoint saves and a resume restores. */
+typedef struct ib_loop_state {
+    long long step; /* next step to run */
+    ib_curve_row *rows;
+    int n_rows;
+    double loss_acc;
+    int correct_acc, batches_acc;
+} ib_loop_state;
+
+/* DIR/checkpoint.safetensors for the trainer's state at ls->step, tagged with config_text. */
+int ib_checkpoint_save(const char *out, const ib_trainer *t, const char *config_text, const ib_loop_state *ls,
+                       ib_err *err);
+/* Returns 0 with ls->step == 0 when there is no checkpoint; a checkpoint of another config is
+ * an error (the directory holds a different run). At most max_rows curve rows are restored. */
+int ib_checkpoint_load(const char *out, ib_trainer *t, const char *config_text, ib_loop_state *ls, int max_rows,
+                       ib_err *err);
+
+#endif
