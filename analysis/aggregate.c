@@ -10,8 +10,8 @@
 #include <sys/stat.h>
 
 
-const char *const ib_run_status_names[IB_RUN_NSTATUS] = {"complete", "diverged",    "failed",
-                                                         "interrupted", "running", "missing"};
+const ib_run_state ib_report_state_order[IB_REPORT_NSTATES] = {IB_RUN_COMPLETE,    IB_RUN_DIVERGED, IB_RUN_FAILED,
+                                                               IB_RUN_INTERRUPTED, IB_RUN_RUNNING,  IB_RUN_MISSING};
 const char *const ib_stat_field_names[IB_NFIELDS] = {
     "weight_l2",  "weight_rms",  "bias_mean",   "preact_std",     "preact_maxabs", "act_std",
     "act_mean",   "act_frac_zero", "act_frac_saturated", "act_grad_l2", "weight_grad_l2", "weight_grad_rms",
@@ -282,41 +282,33 @@ static void load_stats(ib_run *r, run_layers *L) {
     free(data);
 }
 
-static ib_run_status status_from(const char *s) {
-    for (int i = 0; i < IB_RUN_NSTATUS; i++)
-        if (!strcmp(s, ib_run_status_names[i])) return (ib_run_status)i;
-    return IB_RUN_FAILED;
+/* A state read from a file; pending belongs to queues, anything unknown counts as failed. */
+static ib_run_state state_from(const char *s) {
+    int st = ib_run_state_parse(s);
+    return st < 0 || st == IB_RUN_PENDING ? IB_RUN_FAILED : (ib_run_state)st;
 }
 
 static void load_run(const char *sweep_dir, ib_run *r, double stuck_below, const double *thr, run_layers *L) {
     char path[4300];
-    ib_snprintf(path, sizeof path, "%s/run.json", r->path);
     uint8_t *data;
     size_t len;
     ib_err e;
     r->status = IB_RUN_MISSING;
     r->diverged_step = -1;
     r->bias_init = NAN;
-    if (ib_read_file(path, &data, &len, &e) == 0) {
-        cJSON *j = cJSON_ParseWithLength((const char *)data, len);
-        free(data);
-        if (!j) {
+    ib_run_record rec;
+    if (ib_run_record_read(r->path, &rec, &e) == 0 && rec.present) {
+        if (!rec.parsed) {
             r->status = IB_RUN_FAILED;
-            set_reason(r, "%s: not valid JSON", path);
+            set_reason(r, "%s/run.json: not valid JSON", r->path);
         } else {
-            const cJSON *st = cJSON_GetObjectItemCaseSensitive(j, "status");
-            r->status = cJSON_IsString(st) ? status_from(st->valuestring) : IB_RUN_FAILED;
-            const cJSON *rs = cJSON_GetObjectItemCaseSensitive(j, "reason");
-            if (cJSON_IsString(rs)) set_reason(r, "%s", rs->valuestring);
-            const cJSON *ds = cJSON_GetObjectItemCaseSensitive(j, "diverged_step");
-            if (cJSON_IsNumber(ds)) r->diverged_step = ib_num_to_ll(ds->valuedouble, -1, LLONG_MAX / 2, -1);
-            const cJSON *cfg = cJSON_GetObjectItemCaseSensitive(j, "config");
-            const cJSON *init = cfg ? cJSON_GetObjectItemCaseSensitive(cfg, "init") : NULL;
-            const cJSON *b = init ? cJSON_GetObjectItemCaseSensitive(init, "bias") : NULL;
-            if (cJSON_IsNumber(b)) r->bias_init = b->valuedouble;
-            cJSON_Delete(j);
+            r->status = rec.status ? state_from(rec.status) : IB_RUN_FAILED;
+            if (rec.reason) set_reason(r, "%s", rec.reason);
+            r->diverged_step = rec.diverged_step;
+            r->bias_init = rec.bias_init;
         }
     }
+    ib_run_record_free(&rec);
     /* The sweep's own record says more about runs that never wrote (or never finished) run.json. */
     if (r->status == IB_RUN_MISSING || r->status == IB_RUN_RUNNING) {
         ib_snprintf(path, sizeof path, "%s/tasks/%04d.json", sweep_dir, r->index);
@@ -325,7 +317,7 @@ static void load_run(const char *sweep_dir, ib_run *r, double stuck_below, const
             free(data);
             const cJSON *st = j ? cJSON_GetObjectItemCaseSensitive(j, "status") : NULL;
             if (cJSON_IsString(st)) {
-                ib_run_status s = status_from(st->valuestring);
+                ib_run_state s = state_from(st->valuestring);
                 if (!strcmp(st->valuestring, "pending")) s = IB_RUN_MISSING;
                 if (s == IB_RUN_FAILED || s == IB_RUN_INTERRUPTED || (r->status == IB_RUN_MISSING && s == IB_RUN_RUNNING))
                     r->status = s;
@@ -340,11 +332,6 @@ static void load_run(const char *sweep_dir, ib_run *r, double stuck_below, const
 }
 
 /* ---- the sweep ---- */
-
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
 
 static const char *json_str(const cJSON *o, const char *k, const char *dflt) {
     const cJSON *v = o ? cJSON_GetObjectItemCaseSensitive(o, k) : NULL;
@@ -571,7 +558,7 @@ int ib_sweep_load(const char *dir, double stuck_below, ib_sweep_agg *s, ib_err *
     /* groups by stddev, ascending */
     double *sd = ib_xmalloc((size_t)n * sizeof *sd);
     for (int k = 0; k < n; k++) sd[k] = s->runs[k].stddev;
-    qsort(sd, (size_t)n, sizeof *sd, cmp_double);
+    qsort(sd, (size_t)n, sizeof *sd, ib_cmp_double);
     s->groups = ib_xcalloc((size_t)n, sizeof *s->groups);
     for (int k = 0; k < n; k++)
         if (k == 0 || sd[k] != sd[k - 1]) s->groups[s->n_groups++].stddev = sd[k];

@@ -6,21 +6,16 @@
 #ifndef IB_AGGREGATE_H
 #define IB_AGGREGATE_H
 
+#include "rundir.h"
 #include "util.h"
 
 #define IB_AGG_MAX_LAYERS 32
 #define IB_AGG_NTHR 3
 
-typedef enum ib_run_status {
-    IB_RUN_COMPLETE,
-    IB_RUN_DIVERGED,
-    IB_RUN_FAILED,
-    IB_RUN_INTERRUPTED,
-    IB_RUN_RUNNING,
-    IB_RUN_MISSING, /* no run.json (never started, or its directory is gone) */
-    IB_RUN_NSTATUS
-} ib_run_status;
-extern const char *const ib_run_status_names[IB_RUN_NSTATUS];
+/* The run states (src/rundir's one enum) in the order of the report's per-state columns; pending
+ * never appears in a sweep's files. */
+#define IB_REPORT_NSTATES 6
+extern const ib_run_state ib_report_state_order[IB_REPORT_NSTATES];
 
 /* What the report uses of stats.csv, per (recorded step, layer). NAN where not recorded. */
 typedef enum ib_stat_field {
@@ -52,7 +47,7 @@ typedef struct ib_run {
     char seed[32];
     char rel[512];   /* dir as in the manifest (relative to the sweep) */
     char path[4200]; /* sweep dir + rel */
-    ib_run_status status;
+    ib_run_state status;
     long long diverged_step;
     char reason[512];
     /* curve.csv */
@@ -73,7 +68,7 @@ typedef struct ib_run {
 typedef struct ib_group {
     double stddev;
     int n_runs, *runs;                /* indices into sweep->runs */
-    int count[IB_RUN_NSTATUS];
+    int count[IB_RUN_NSTATES];
     int n_stuck;
     int n_final;                      /* complete runs behind the final-accuracy figures */
     double final_mean, final_std, final_min, final_max;

@@ -84,9 +84,9 @@ static void group_table(ib_strbuf *h, ib_strbuf *md, const ib_sweep_agg *s) {
         const ib_group *g = &s->groups[gi];
         ib_strbuf_appendf(h, "<tr><td>%g</td><td>%d</td>", g->stddev, g->n_runs);
         ib_strbuf_appendf(md, "| %g | %d |", g->stddev, g->n_runs);
-        for (int st = 0; st < IB_RUN_NSTATUS; st++) {
-            ib_strbuf_appendf(h, "<td>%d</td>", g->count[st]);
-            ib_strbuf_appendf(md, " %d |", g->count[st]);
+        for (int k = 0; k < IB_REPORT_NSTATES; k++) {
+            ib_strbuf_appendf(h, "<td>%d</td>", g->count[ib_report_state_order[k]]);
+            ib_strbuf_appendf(md, " %d |", g->count[ib_report_state_order[k]]);
         }
         ib_strbuf_appendf(h, "<td>%d</td><td>%s</td><td>%s</td><td>%s</td>", g->n_stuck, ib_sig3(g->final_mean),
                           ib_sig3(g->final_std), ib_sig3(g->final_min));
@@ -115,7 +115,7 @@ static void problem_runs_table(ib_strbuf *h, ib_strbuf *md, const ib_sweep_agg *
                                 "<th>last step</th><th>last accuracy</th><th class=l>reason</th></tr>\n");
             ib_strbuf_append(md, "\nRuns not complete, or stuck at chance:\n\n");
         }
-        const char *st = r->stuck ? "complete, stuck at chance" : ib_run_status_names[r->status];
+        const char *st = r->stuck ? "complete, stuck at chance" : ib_run_state_names[r->status];
         ib_strbuf_append(h, "<tr><td class=l>");
         ib_html_escape(h, r->rel);
         ib_strbuf_appendf(h, "</td><td>%g</td><td>%d</td><td class=l>%s</td><td>", r->stddev, r->repeat, st);

@@ -55,7 +55,7 @@ static void runs_table(ib_strbuf *b, const ib_sweep_agg *S, int n) {
             csv_sweep_cols(b, &S[si]);
             ib_strbuf_appendf(b, ",%.9g,%d,%s,", r->stddev, r->repeat, r->seed);
             csv_field(b, r->rel);
-            ib_strbuf_appendf(b, ",%s,", ib_run_status_names[r->status]);
+            ib_strbuf_appendf(b, ",%s,", ib_run_state_names[r->status]);
             csv_step(b, r->final_step);
             ib_strbuf_append(b, ",");
             csv_num(b, r->final_acc);
@@ -80,7 +80,7 @@ static void final_accuracy_table(ib_strbuf *b, const ib_sweep_agg *S, int n) {
             const ib_group *g = &S[si].groups[gi];
             csv_sweep_cols(b, &S[si]);
             ib_strbuf_appendf(b, ",%.9g,%d", g->stddev, g->n_runs);
-            for (int st = 0; st < IB_RUN_NSTATUS; st++) ib_strbuf_appendf(b, ",%d", g->count[st]);
+            for (int k = 0; k < IB_REPORT_NSTATES; k++) ib_strbuf_appendf(b, ",%d", g->count[ib_report_state_order[k]]);
             ib_strbuf_appendf(b, ",%d,%d", g->n_stuck, g->n_final);
             csv_nums(b, (const double[]){g->final_mean, g->final_std, g->final_min, g->final_max}, 4);
             ib_strbuf_append(b, "\n");
