@@ -49,7 +49,8 @@ if(IB_HAVE_CUDA)
   # The backend is a module loaded on first use (kernels/cuda/cuda_loader.c): linking cudart,
   # cuBLAS and cuDNN into initbench itself cost every run seconds of start-up.
   string(REPLACE ";" "," IB_CUDA_ARCHS_TEXT "${CMAKE_CUDA_ARCHITECTURES}")
-  add_library(initbench_cuda MODULE kernels/cuda/cuda_backend.c kernels/cuda/graph_tape.c)
+  add_library(initbench_cuda MODULE kernels/cuda/cuda_backend.c kernels/cuda/cuda_conv.c kernels/cuda/cuda_graphs.c
+                              kernels/cuda/graph_tape.c)
   set_target_properties(initbench_cuda PROPERTIES LIBRARY_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}
                         C_VISIBILITY_PRESET hidden)
   target_compile_definitions(initbench_cuda PRIVATE IB_CUDA_ARCHS="${IB_CUDA_ARCHS_TEXT}")
