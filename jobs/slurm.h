@@ -1,17 +1,11 @@
-/* Talking to Slurm through its commands (sbatch, squeue, scontrol), always bounded in time:
- * a wedged slurmctld makes a command fail with a message, never hang. */
+/* Talking to Slurm through its commands (sbatch, squeue, scontrol), always bounded in time
+ * (ib_proc_run, proc.h): a wedged slurmctld makes a command fail with a message, never hang. */
 #ifndef IB_SLURM_H
 #define IB_SLURM_H
 
 #include <stddef.h>
 
 #include "util.h"
-
-/* Run argv[0] (looked up in PATH) with a time limit, capturing its stdout and stderr (each
- * NUL-terminated, caller frees; either pointer may be NULL). Returns the exit status (0..255),
- * 128+N if killed by signal N, -1 if it could not be started (ENOENT and such), -2 on timeout
- * (the command and its process group are killed). */
-int ib_run_capture(char *const argv[], double timeout_s, char **out, char **errout);
 
 /* 0 when `scontrol ping` says the controller is UP; otherwise non-zero with the reason in why. */
 int ib_slurm_ping(char *why, size_t len);

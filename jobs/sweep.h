@@ -7,7 +7,16 @@
 
 #include "util.h"
 
-int ib_cmd_sweep(int argc, char **argv);
+/* The `initbench sweep` commands, each over its own argv (argv[0]: "sweep" for the grid, else
+ * the subcommand's name): its flags, its --help, its work. Each returns 0 with the command's exit
+ * status in *status (0; 2 after a usage message; 3 from status while tasks are unfinished; 75
+ * interrupted; 1 a task failed), or an error code with err filled, for the command layer to print
+ * and exit with. Nothing here exits the process. */
+int ib_sweep_grid(int argc, char **argv, int *status, ib_err *err); /* also --preset explain */
+int ib_sweep_run_task(int argc, char **argv, int *status, ib_err *err);
+int ib_sweep_status(int argc, char **argv, int *status, ib_err *err);
+int ib_sweep_resume(int argc, char **argv, int *status, ib_err *err);
+int ib_sweep_collect(int argc, char **argv, int *status, ib_err *err);
 
 /* Reports belong to analysis/, a layer above this one, so the command layer hands the sweep the
  * function that writes one (quiet: no progress lines). A sweep or collect without one only says

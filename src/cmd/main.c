@@ -7,6 +7,7 @@
 #include "gitrev.h"
 #include "report.h"
 #include "sweep.h"
+#include "sweep_cmd.h"
 #include "train.h"
 #include "util.h"
 
