@@ -24,6 +24,5 @@ int ib_report_write(const char *const *sweep_dirs, int n, const char *out_dir, c
                     ib_err *err);
 
 /* The `initbench report` command (argv[0] == "report"). */
-int ib_cmd_report(int argc, char **argv);
 
 #endif

@@ -3,12 +3,10 @@
 #include <string.h>
 
 #include "build_info.h"
-#include "data.h"
+#include "commands.h"
 #include "gitrev.h"
 #include "report.h"
 #include "sweep.h"
-#include "sweep_cmd.h"
-#include "train.h"
 #include "util.h"
 
 static void usage(FILE *fp) {

@@ -1,4 +1,6 @@
-#include "sweep_cmd.h"
+/* `initbench sweep ...`: picks the subcommand; where a sweep's error becomes a message and an exit code
+ * (jobs/ only returns them). */
+#include "commands.h"
 
 #include <string.h>
 

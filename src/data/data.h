@@ -72,7 +72,14 @@ int ib_sha256_file(const char *path, char hex[65], ib_err *err);
 int ib_data_place_verified(const char *src_dir, const char *dst_dir, const char *const *files,
                            const char *const *sha256, int n, const char *label, ib_err *err);
 
-/* Entry point of the `data` subcommand (fetch, verify, info). */
-int ib_cmd_data(int argc, char **argv);
+/* `initbench data verify`: re-hash the files against the pinned sha256, parse them fully and print
+ * their sizes and the training labels per class. */
+int ib_data_verify(const char *data_dir, const char *name, ib_err *err);
+/* `initbench data info`: which files of the dataset are present, and their sizes. */
+void ib_data_info(const char *data_dir, const char *name);
+/* The `data` command's usage text. */
+void ib_data_usage(FILE *out);
+/* The known datasets by index ("mnist", "fashion-mnist"); NULL past the last. */
+const char *ib_data_dataset_name(int i);
 
 #endif

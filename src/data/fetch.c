@@ -329,7 +329,7 @@ int ib_data_fetch(const char *data_dir, const char *name, ib_err *err) {
 
 /* ---- verify and info ---- */
 
-static int verify_dataset(const char *data_dir, const char *name, ib_err *err) {
+int ib_data_verify(const char *data_dir, const char *name, ib_err *err) {
     const dataset_source *src = find_source(name);
     char dst_dir[4200], path[4200], hex[65];
     if (join_path(dst_dir, sizeof dst_dir, data_dir, name, err)) return err->code;
@@ -363,7 +363,7 @@ static int verify_dataset(const char *data_dir, const char *name, ib_err *err) {
     return 0;
 }
 
-static void info_dataset(const char *data_dir, const char *name) {
+void ib_data_info(const char *data_dir, const char *name) {
     const dataset_source *src = find_source(name);
     printf("%s:\n", name);
     for (int i = 0; i < NFILES; i++) {
@@ -379,9 +379,7 @@ static void info_dataset(const char *data_dir, const char *name) {
     }
 }
 
-/* ---- command line ---- */
-
-static void usage(FILE *out) {
+void ib_data_usage(FILE *out) {
     fprintf(out,
             "usage: initbench data fetch  [--dataset mnist|fashion-mnist|all] [--data-dir DIR]\n"
             "       initbench data verify [--dataset mnist|fashion-mnist|all] [--data-dir DIR]\n"
@@ -398,65 +396,7 @@ static void usage(FILE *out) {
             IB_SOURCE_DIR "/data");
 }
 
-int ib_cmd_data(int argc, char **argv) {
-    if (argc < 2) {
-        usage(stderr);
-        return IB_EXIT_USAGE;
-    }
-    const char *sub = argv[1];
-    if (strcmp(sub, "--help") == 0 || strcmp(sub, "-h") == 0 || strcmp(sub, "help") == 0) {
-        usage(stdout);
-        return 0;
-    }
-    if (strcmp(sub, "fetch") != 0 && strcmp(sub, "verify") != 0 && strcmp(sub, "info") != 0) {
-        fprintf(stderr, "initbench: data: unknown subcommand '%s' (expected fetch, verify or info; "
-                "see `initbench data --help`)\n", sub);
-        return IB_EXIT_USAGE;
-    }
-
-    /* info describes every dataset unless told otherwise; fetch and verify default to MNIST. */
-    const char *dataset = strcmp(sub, "info") == 0 ? "all" : "mnist", *data_dir_flag = NULL;
-    int help = 0;
-    ib_flag flags[] = {
-        {"dataset", IB_FLAG_CHOICE, &dataset, 0, 0, 0, "mnist|fashion-mnist|all", "NAME",
-         "mnist (default; info: all), fashion-mnist or all", 0},
-        {"data-dir", IB_FLAG_STRING, &data_dir_flag, 0, 0, 0, NULL, "DIR", "data directory", 0},
-        {"help", IB_FLAG_BOOL, &help, 0, 0, 0, NULL, NULL, "this help", 0},
-    };
-    ib_err err = {0, ""};
-    char *pos[1];
-    int npos = 0;
-    if (ib_flags_parse(flags, (int)(sizeof flags / sizeof flags[0]), argc, argv, 2, pos, 0, &npos, &err)) {
-        fprintf(stderr, "initbench: data %s: %s\n", sub, err.msg);
-        return IB_EXIT_USAGE;
-    }
-    if (help) {
-        usage(stdout);
-        return 0;
-    }
-
-    const char *names[2];
-    int n_names = 0;
-    if (strcmp(dataset, "all") == 0) {
-        names[n_names++] = mnist_source.name;
-        names[n_names++] = fashion_source.name;
-    } else {
-        names[n_names++] = dataset; /* the flag's choices are the known datasets */
-    }
-
-    const char *data_dir = ib_data_dir_resolve(data_dir_flag);
-    if (strcmp(sub, "info") == 0) {
-        printf("data directory: %s\n", data_dir);
-        for (int i = 0; i < n_names; i++) info_dataset(data_dir, names[i]);
-        return 0;
-    }
-    for (int i = 0; i < n_names; i++) {
-        int rc = strcmp(sub, "fetch") == 0 ? ib_data_fetch(data_dir, names[i], &err)
-                                           : verify_dataset(data_dir, names[i], &err);
-        if (rc) {
-            fprintf(stderr, "initbench: %s\n", err.msg[0] ? err.msg : "unknown error");
-            return err.code ? err.code : IB_EXIT_INTERNAL;
-        }
-    }
-    return 0;
+const char *ib_data_dataset_name(int i) {
+    const dataset_source *all[] = {&mnist_source, &fashion_source};
+    return i >= 0 && i < (int)(sizeof all / sizeof all[0]) ? all[i]->name : NULL;
 }

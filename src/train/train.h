@@ -62,7 +62,10 @@ void ib_trainer_evaluate(ib_trainer *t, double *accuracy, double *loss);
 
 int ib_train_run(const ib_train_config *cfg, const ib_dataset *ds, const char *out_dir, ib_train_result *res,
                  ib_err *err);
-int ib_cmd_train(int argc, char **argv);
+/* From now on SIGTERM, SIGINT and SIGUSR1 (Slurm preemption, time limit) are kept instead of
+ * killing the process: the next ib_train_run acts on one caught while its data loads at its first
+ * step boundary, with a checkpoint. */
+void ib_train_keep_stop_signals(void);
 
 /* Write the network's parameters as safetensors (PyTorch names and layouts). */
 int ib_save_params(const ib_net *net, const char *path, const ib_train_config *cfg, long long step, ib_err *err);
