@@ -2,7 +2,9 @@
 # GPU check of the cuda backend, one command (issue 5). Sized to finish in well under 8 minutes on
 # one H200 (16 cores):
 #   1. build with CUDA (cmake -DIB_CUDA=ON) in its own build directory;
-#   2. the CPU-side Philox check, then -- if a GPU is usable -- per-op parity against ref (test_cuda);
+#   2. the CPU-side Philox check, then -- if a GPU is usable -- per-op parity against ref
+#      (test_backend_ops -b cuda) and the cuda backend's own checks: device Philox words, CUDA
+#      graphs against eager, a differing replay refused (test_cuda);
 #   3. a short training run (200 steps, 5000 training / 1000 test images) on the cpu and the cuda
 #      backends from the same seed: curves and final parameters compared (max relative difference);
 #      and on cuda without CUDA graphs (IB_CUDA_GRAPH=0), which must give the same bits;
@@ -15,10 +17,11 @@
 # GPU_CHECK_BUDGET_S (default 600): every stage's time limit is cut to what is left of it, a stage
 # that cannot fit is skipped, and the table so far is written whatever happens (also on SIGTERM);
 # when the cuda backend's first training run fails, the stages after it are skipped.
-# Under $OUT it writes at most three files: gpu_check.txt (the table), parity.log and runs.tar.gz
-# (run.json, curve.csv and stderr of every training run).
+# Under $OUT it writes at most three files: gpu_check.txt (the table), parity.log (test_backend_ops,
+# then test_cuda) and runs.tar.gz (run.json, curve.csv and stderr of every training run).
 # usage: bench/gpu_check.sh [BUILD_DIR]   (default: build-gpu-check in the checkout)
-#   GPU_CHECK_PREBUILT=1: use BUILD_DIR as built (initbench, tests/test_cuda, tests/test_philox) where
+#   GPU_CHECK_PREBUILT=1: use BUILD_DIR as built (initbench, tests/test_backend_ops, tests/test_cuda,
+#   tests/test_philox) where
 #   the GPU machine cannot build (missing -dev packages); it must be a CUDA build.
 # Needs the MNIST IDX files (initbench data verify), e.g. data/mnist carried to the GPU machine.
 set -uo pipefail
@@ -70,7 +73,8 @@ if command -v nvidia-smi >/dev/null 2>&1; then
 fi
 
 # ---- 1. build ----
-if [ "${GPU_CHECK_PREBUILT:-0}" = 1 ] && [ -x "$build/initbench" ] && [ -x "$build/tests/test_cuda" ]; then
+if [ "${GPU_CHECK_PREBUILT:-0}" = 1 ] && [ -x "$build/initbench" ] && [ -x "$build/tests/test_cuda" ] &&
+   [ -x "$build/tests/test_backend_ops" ]; then
   row "build" "prebuilt: $build (GPU_CHECK_PREBUILT=1)"
 else
   log "configuring $build (IB_CUDA=ON)"
@@ -79,8 +83,8 @@ else
     row "build" "FAILED at configure (see above)"
     finish 1
   fi
-  log "building initbench, test_cuda, test_philox"
-  if ! cmake --build "$build" -j"$(nproc)" --target initbench test_cuda test_philox >"$work/build.log" 2>&1; then
+  log "building initbench, test_backend_ops, test_cuda, test_philox"
+  if ! cmake --build "$build" -j"$(nproc)" --target initbench test_backend_ops test_cuda test_philox >"$work/build.log" 2>&1; then
     tail -30 "$work/build.log"
     row "build" "FAILED (see above)"
     finish 1
@@ -104,16 +108,28 @@ if [ "$probe" -ne 0 ]; then
   row "GPU" "no GPU: skipping (${reason:-probe exit $probe})"
   finish 0
 fi
-log "per-op parity (test_cuda)"
-timeout "$(limit 300)" "$build/tests/test_cuda" >"$work/parity.log" 2>&1
-parity=$?
+log "per-op parity (test_backend_ops -b cuda)"
+# One line per case: "  cuda  <op> <shape>  rel err E (tol T) ..." or "(exact)"; failures as
+# "CHECK failed" lines; then a table per op and "test_backend_ops: N checks, M failed".
+timeout "$(limit 240)" "$build/tests/test_backend_ops" -b cuda >"$work/ops.log" 2>&1
+ops=$?
+log "cuda backend checks (test_cuda: device Philox, CUDA graphs)"
+timeout "$(limit 120)" "$build/tests/test_cuda" >"$work/cuda_checks.log" 2>&1
+cuda_checks=$?
+{ cat "$work/ops.log"; echo "---- test_cuda ----"; cat "$work/cuda_checks.log"; } >"$work/parity.log"
 cat "$work/parity.log"
 [ -n "$dest" ] && cp "$work/parity.log" "$dest/parity.log"
-worst() { grep "$1" "$work/parity.log" | sed -n 's/.*rel err \([0-9.e+-]*\).*/\1/p' | sort -g | tail -1; }
-row "per-op parity vs ref (test_cuda)" "$([ $parity -eq 0 ] && echo PASS || echo "FAIL (exit $parity)"): $(tail -1 "$work/parity.log")"
-row "  worst forward rel err (tol 1e-5)" "$(worst 'forward')"
-row "  worst backward rel err (tol 1e-4)" "$(worst ' d[xwb] \|backward')"
-row "  bit-exact: dropout masks, pooling, Philox" "$(grep 'CHECK failed' "$work/parity.log" | grep -ciE 'dropout|pool|philox') failed checks"
+parity=$([ $ops -eq 0 ] && [ $cuda_checks -eq 0 ] && echo 0 || echo 1)
+# worst OPS: the largest "rel err" of the cuda lines whose op name matches OPS
+worst() { grep -E "^  cuda +($1) " "$work/ops.log" | sed -n 's/.*rel err \([0-9.e+-]*\).*/\1/p' | sort -g | tail -1; }
+row "per-op parity vs ref (test_backend_ops)" "$([ $ops -eq 0 ] && echo PASS || echo "FAIL (exit $ops)"): $(tail -1 "$work/ops.log")"
+row "  worst forward rel err (tol 1e-5)" "$(worst '[a-z_]*forward[a-z_]*|softmax_xent')"
+row "  worst backward rel err (tol 1e-4)" "$(worst '[a-z_]*backward')"
+row "  worst optimiser rel err (tol 1e-5)" "$(worst 'optim_update')"
+row "  5 training steps vs ref (2-norm, tol 1e-4)" "$(worst 'training')"
+row "  bit-exact: dropout masks, pooling, gather" "$(grep 'CHECK failed' "$work/ops.log" | grep -cE ': cuda (dropout_|pool_|gather_batch)') failed checks"
+row "cuda checks (test_cuda)" "$([ $cuda_checks -eq 0 ] && echo PASS || echo "FAIL (exit $cuda_checks)"): $(tail -1 "$work/cuda_checks.log")"
+row "  device Philox, CUDA graphs vs eager" "$(grep 'CHECK failed' "$work/cuda_checks.log" | grep -ciE 'philox|graph') failed checks"
 
 if ! "$ib" data verify --dataset mnist >/dev/null 2>&1; then
   row "training comparison and timing" "skipped: MNIST not present (carry data/mnist or set INITBENCH_DATA)"

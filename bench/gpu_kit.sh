@@ -5,9 +5,9 @@
 #   1. a Release CUDA build for sm_90 in its own directory: portable CPU code (no -march=native),
 #      no oneDNN and no PAPI (neither is needed to check the cuda backend against ref; both would
 #      add libraries and failure modes to the kit);
-#   2. initbench, libinitbench_cuda.so, tests/test_cuda, tests/test_philox, and every shared library
-#      they need that is neither glibc, nor the driver (libcuda), nor a CUDA library (cudart,
-#      cuBLAS, cuDNN ... come from the GPU machine): found with ldd, never from a hand list;
+#   2. initbench, libinitbench_cuda.so, tests/test_backend_ops, test_cuda and test_philox, and every
+#      shared library they need that is neither glibc, nor the driver (libcuda), nor a CUDA library
+#      (cudart, cuBLAS, cuDNN ... come from the GPU machine): found with ldd, never from a hand list;
 #   3. the MNIST IDX files, bench/gpu_check.sh and bench/gpu_kit_run.sh (as run.sh);
 #   4. MANIFEST.tsv (file, size, sha256, where it came from) and NEEDS (the CUDA libraries the GPU
 #      machine must provide), all in one gzip archive.
@@ -48,8 +48,8 @@ if ! cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DIB_CUDA=
   echo "gpu_kit.sh: configure failed (log: $build/gpu-kit-configure.log)" >&2
   exit 1
 fi
-log "building initbench, initbench_cuda, test_cuda, test_philox"
-if ! cmake --build "$build" --target initbench initbench_cuda test_cuda test_philox >"$build/gpu-kit-build.log" 2>&1; then
+log "building initbench, initbench_cuda, test_backend_ops, test_cuda, test_philox"
+if ! cmake --build "$build" --target initbench initbench_cuda test_backend_ops test_cuda test_philox >"$build/gpu-kit-build.log" 2>&1; then
   tail -30 "$build/gpu-kit-build.log" >&2
   echo "gpu_kit.sh: build failed (log: $build/gpu-kit-build.log)" >&2
   exit 1
@@ -73,7 +73,8 @@ add() { # add SOURCE DEST_RELATIVE: copy (dereferenced) and record
   case $from in "$root"/*) from=${from#"$root"/} ;; esac
   printf '%s\t%s\t%s\t%s\n' "$rel" "$(stat -c %s "$kit/$rel")" "$(sha256sum "$kit/$rel" | cut -d' ' -f1)" "$from" >>"$manifest"
 }
-binaries=("$build/initbench" "$build/libinitbench_cuda.so" "$build/tests/test_cuda" "$build/tests/test_philox")
+binaries=("$build/initbench" "$build/libinitbench_cuda.so" "$build/tests/test_backend_ops" "$build/tests/test_cuda"
+          "$build/tests/test_philox")
 for b in "${binaries[@]}"; do add "$b" "build/${b#"$build"/}"; done
 
 # What the GPU machine must provide itself: glibc and its loader, the driver, the CUDA libraries.

@@ -39,7 +39,9 @@ for d in ${CUDA_HOME:+"$CUDA_HOME/lib64" "$CUDA_HOME/lib"} /usr/local/cuda/lib64
          /usr/local/cuda/targets/x86_64-linux/lib /usr/local/cuda-*/lib64 /usr/local/cuda-*/lib; do
   [ -d "$d" ] && dirs+=("$d")
 done
-while read -r d; do dirs+=("$d"); done < <("$ldconfig" -p 2>/dev/null | awk '/=> \// {sub(/\/[^\/]*$/, "", $NF); print $NF}' | sort -u)
+# read once: a `ldconfig -p | grep -q` under pipefail fails when grep stops reading early
+ld_cache=$("$ldconfig" -p 2>/dev/null || true)
+while read -r d; do dirs+=("$d"); done < <(awk '/=> \// {sub(/\/[^\/]*$/, "", $NF); print $NF}' <<<"$ld_cache" | sort -u)
 pythons=()
 for p in python3 /opt/torch/.venv/bin/python3 /usr/bin/python3; do
   command -v "$p" >/dev/null 2>&1 && pythons+=("$(command -v "$p")")
@@ -73,11 +75,11 @@ rm -f "$kit/lib/gcc-used"/*
 for f in "$gcc_dir"/*; do
   [ -e "$f" ] || continue
   n=$(basename "$f")
-  if [ "${KIT_ALL_LIBS:-0}" = 1 ] || ! "$ldconfig" -p 2>/dev/null | grep -q "^[[:space:]]*$n "; then
+  if [ "${KIT_ALL_LIBS:-0}" = 1 ] || ! grep -q "^[[:space:]]*$n " <<<"$ld_cache"; then
     ln -s "$f" "$kit/lib/gcc-used/$n"
     say "$n: from the kit (the machine has none${KIT_ALL_LIBS:+, or KIT_ALL_LIBS=1})"
   else
-    say "$n: the machine's ($("$ldconfig" -p | awk -v n="$n" '$1 == n {print $NF; exit}'))"
+    say "$n: the machine's ($(awk -v n="$n" '$1 == n {print $NF; exit}' <<<"$ld_cache"))"
   fi
 done
 ld=$(IFS=:; echo "${ld_dirs[*]}")

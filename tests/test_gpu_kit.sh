@@ -25,7 +25,7 @@ trap 'rm -rf "$tmp"' EXIT
 tar -xzf "$kit_tar" -C "$tmp"
 kit=$tmp/initbench-gpu-kit
 column -t -s$'\t' "$kit/MANIFEST.tsv" | cut -c1-160
-check 'for f in build/initbench build/libinitbench_cuda.so build/tests/test_cuda build/tests/test_philox run.sh bench/gpu_check.sh; do grep -q "^$f	" "$kit/MANIFEST.tsv" || exit 1; done' \
+check 'for f in build/initbench build/libinitbench_cuda.so build/tests/test_backend_ops build/tests/test_cuda build/tests/test_philox run.sh bench/gpu_check.sh; do grep -q "^$f	" "$kit/MANIFEST.tsv" || exit 1; done' \
   "the manifest lists the binaries, run.sh and the check script"
 check '[ "$(($(wc -l <"$kit/MANIFEST.tsv") - 1))" -eq "$(cd "$kit" && find . -type f ! -name MANIFEST.tsv ! -name NEEDS ! -name REVISION | wc -l)" ]' \
   "every file of the kit has a manifest row"
