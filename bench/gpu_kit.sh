@@ -109,6 +109,7 @@ mkdir -p "$(dirname "$out")"
 log "packing $(du -sh "$kit" | cut -f1) into $out"
 tmp_out=$(mktemp "$out.XXXXXX")
 tar -C "$stage" -czf "$tmp_out" initbench-gpu-kit
+chmod 0644 "$tmp_out" # mktemp made it private; it is meant to be carried
 mv -f "$tmp_out" "$out"
 cp "$manifest" "${out%.tar.gz}.manifest.tsv"
 log "kit: $out ($(stat -c %s "$out") bytes; $(($(wc -l <"$manifest") - 1)) files; the GPU machine provides: $(tr '\n' ' ' <"$kit/NEEDS"))"
