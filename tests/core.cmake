@@ -20,7 +20,7 @@ endforeach()
 # End-to-end command tests on the real MNIST files (skipped, saying why, when the data is absent).
 foreach(case determinism mnist_accuracy bad_values sweep sweep_kill diverged resume stats papi concurrency full_disk)
   add_test(NAME cli_${case} COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/test_cli.sh $<TARGET_FILE:initbench> ${case})
-  set_tests_properties(cli_${case} PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 600)
+  set_tests_properties(cli_${case} PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 1200)
 endforeach()
 
 # NVTX: an injection library of our own records the ranges a profiler would see.
