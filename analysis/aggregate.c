@@ -1,7 +1,6 @@
 /* Reading a sweep's run directories and aggregating them per stddev (see aggregate.h). */
 #include "aggregate.h"
 
-#include <cjson/cJSON.h>
 #include <limits.h>
 #include <math.h>
 #include <stdarg.h>
@@ -9,6 +8,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "sweepdir.h"
 
 const ib_run_state ib_report_state_order[IB_REPORT_NSTATES] = {IB_RUN_COMPLETE,    IB_RUN_DIVERGED, IB_RUN_FAILED,
                                                                IB_RUN_INTERRUPTED, IB_RUN_RUNNING,  IB_RUN_MISSING};
@@ -289,9 +289,6 @@ static ib_run_state state_from(const char *s) {
 }
 
 static void load_run(const char *sweep_dir, ib_run *r, double stuck_below, const double *thr, run_layers *L) {
-    char path[4300];
-    uint8_t *data;
-    size_t len;
     ib_err e;
     r->status = IB_RUN_MISSING;
     r->diverged_step = -1;
@@ -311,36 +308,20 @@ static void load_run(const char *sweep_dir, ib_run *r, double stuck_below, const
     ib_run_record_free(&rec);
     /* The sweep's own record says more about runs that never wrote (or never finished) run.json. */
     if (r->status == IB_RUN_MISSING || r->status == IB_RUN_RUNNING) {
-        ib_snprintf(path, sizeof path, "%s/tasks/%04d.json", sweep_dir, r->index);
-        if (ib_read_file(path, &data, &len, &e) == 0) {
-            cJSON *j = cJSON_ParseWithLength((const char *)data, len);
-            free(data);
-            const cJSON *st = j ? cJSON_GetObjectItemCaseSensitive(j, "status") : NULL;
-            if (cJSON_IsString(st)) {
-                ib_run_state s = state_from(st->valuestring);
-                if (!strcmp(st->valuestring, "pending")) s = IB_RUN_MISSING;
-                if (s == IB_RUN_FAILED || s == IB_RUN_INTERRUPTED || (r->status == IB_RUN_MISSING && s == IB_RUN_RUNNING))
-                    r->status = s;
-                const cJSON *rs = cJSON_GetObjectItemCaseSensitive(j, "reason");
-                if (cJSON_IsString(rs)) set_reason(r, "%s", rs->valuestring);
-            }
-            cJSON_Delete(j);
+        ib_task_record rec;
+        if (ib_task_record_read(sweep_dir, r->index, &rec, &e) == 0 && rec.status) {
+            ib_run_state s = rec.state == IB_RUN_PENDING ? IB_RUN_MISSING : state_from(rec.status);
+            if (s == IB_RUN_FAILED || s == IB_RUN_INTERRUPTED || (r->status == IB_RUN_MISSING && s == IB_RUN_RUNNING))
+                r->status = s;
+            if (rec.reason) set_reason(r, "%s", rec.reason);
         }
+        ib_task_record_free(&rec);
     }
     load_curve(r, stuck_below, thr);
     load_stats(r, L);
 }
 
 /* ---- the sweep ---- */
-
-static const char *json_str(const cJSON *o, const char *k, const char *dflt) {
-    const cJSON *v = o ? cJSON_GetObjectItemCaseSensitive(o, k) : NULL;
-    return cJSON_IsString(v) ? v->valuestring : dflt;
-}
-static double json_num(const cJSON *o, const char *k, double dflt) {
-    const cJSON *v = o ? cJSON_GetObjectItemCaseSensitive(o, k) : NULL;
-    return cJSON_IsNumber(v) ? v->valuedouble : dflt;
-}
 
 static void aggregate_group(ib_sweep_agg *s, ib_group *g) {
     const int L = s->n_layers;
@@ -489,57 +470,36 @@ int ib_sweep_load(const char *dir, double stuck_below, ib_sweep_agg *s, ib_err *
     struct stat sb;
     if (stat(dir, &sb) || !S_ISDIR(sb.st_mode))
         return ib_fail(err, IB_EXIT_USAGE, "%s: not a directory (expected a sweep directory holding sweep.json)", dir);
-    char path[4300];
-    ib_snprintf(path, sizeof path, "%s/sweep.json", s->dir);
-    uint8_t *data;
-    size_t len;
-    if (ib_read_file(path, &data, &len, err))
-        return ib_fail(err, IB_EXIT_USAGE, "%s: not a sweep directory (cannot read %s)", dir, path);
-    cJSON *m = cJSON_ParseWithLength((const char *)data, len);
-    free(data);
-    if (!m) return ib_fail(err, IB_EXIT_USAGE, "%s: not valid JSON", path);
-    const cJSON *tasks = cJSON_GetObjectItemCaseSensitive(m, "tasks");
-    if (!cJSON_IsArray(tasks) || cJSON_GetArraySize(tasks) == 0) {
-        cJSON_Delete(m);
-        return ib_fail(err, IB_EXIT_USAGE, "%s: no \"tasks\" array (not a sweep manifest)", path);
+    ib_manifest m; /* every field checked there: a bad task fails the load, naming the file */
+    if (ib_manifest_read(s->dir, &m, err)) {
+        if (m.problem != IB_MANIFEST_UNREADABLE) return err->code;
+        return ib_fail(err, IB_EXIT_USAGE, "%s: not a sweep directory (cannot read %s/sweep.json)", dir, s->dir);
     }
-    const cJSON *cfg = cJSON_GetObjectItemCaseSensitive(m, "config");
-    const cJSON *opt = cfg ? cJSON_GetObjectItemCaseSensitive(cfg, "optimizer") : NULL;
-    const cJSON *init = cfg ? cJSON_GetObjectItemCaseSensitive(cfg, "init") : NULL;
-    ib_snprintf(s->preset, sizeof s->preset, "%s", json_str(m, "preset", "?"));
-    ib_snprintf(s->optimizer, sizeof s->optimizer, "%s", json_str(opt, "name", "?"));
-    ib_snprintf(s->net, sizeof s->net, "%s", json_str(cfg, "net", "?"));
-    ib_snprintf(s->net_given, sizeof s->net_given, "%s", json_str(cfg, "net_given", s->net));
-    ib_snprintf(s->init_scheme, sizeof s->init_scheme, "%s", json_str(init, "scheme", "?"));
-    s->lr = json_num(opt, "lr", NAN);
-    s->eps = json_num(opt, "eps", NAN);
-    s->steps = ib_num_to_ll(json_num(cfg, "steps", -1), -1, LLONG_MAX / 2, -1);
+    ib_snprintf(s->preset, sizeof s->preset, "%s", m.preset ? m.preset : "?");
+    ib_snprintf(s->optimizer, sizeof s->optimizer, "%s", m.optimizer ? m.optimizer : "?");
+    ib_snprintf(s->net, sizeof s->net, "%s", m.net ? m.net : "?");
+    ib_snprintf(s->net_given, sizeof s->net_given, "%s", m.net_given ? m.net_given : s->net);
+    ib_snprintf(s->init_scheme, sizeof s->init_scheme, "%s", m.init_scheme ? m.init_scheme : "?");
+    s->lr = m.lr;
+    s->eps = m.eps;
+    s->steps = m.steps;
     ib_snprintf(s->label, sizeof s->label, "%s, %s (%s)", s->optimizer, s->net_given, s->preset);
 
-    int n = cJSON_GetArraySize(tasks);
+    const int n = m.n;
     s->n_runs = n;
     s->runs = ib_xcalloc((size_t)n, sizeof *s->runs);
-    int i = 0;
-    const cJSON *t;
-    cJSON_ArrayForEach(t, tasks) {
+    for (int i = 0; i < n; i++) {
+        const ib_sweep_task *t = &m.tasks[i];
         ib_run *r = &s->runs[i];
-        r->index = (int)ib_num_to_ll(json_num(t, "index", i), 0, 9999, i);
-        r->stddev = json_num(t, "stddev", NAN);
-        r->repeat = (int)ib_num_to_ll(json_num(t, "repeat", 0), 0, INT_MAX, 0);
-        ib_snprintf(r->seed, sizeof r->seed, "%s", json_str(t, "seed", "?"));
-        const char *rel = json_str(t, "dir", NULL);
-        /* run directories live inside the sweep, as `initbench sweep` writes them */
-        if (!rel || !rel[0] || rel[0] == '/' || strstr(rel, "..") || isnan(r->stddev)) {
-            cJSON_Delete(m);
-            ib_sweep_free(s);
-            return ib_fail(err, IB_EXIT_USAGE,
-                           "%s: task %d needs a \"stddev\" and a relative \"dir\" inside the sweep", path, i);
-        }
-        ib_snprintf(r->rel, sizeof r->rel, "%s", rel);
-        ib_snprintf(r->path, sizeof r->path, "%s/%s", s->dir, rel);
-        i++;
+        r->index = t->index;
+        r->stddev = t->stddev;
+        r->repeat = t->repeat;
+        if (t->has_seed) ib_snprintf(r->seed, sizeof r->seed, "%llu", t->seed);
+        else ib_snprintf(r->seed, sizeof r->seed, "?");
+        ib_snprintf(r->rel, sizeof r->rel, "%s", t->dir);
+        ib_snprintf(r->path, sizeof r->path, "%s/%s", s->dir, t->dir);
     }
-    cJSON_Delete(m);
+    ib_manifest_free(&m);
 
     run_layers *layers = ib_xcalloc((size_t)n, sizeof *layers);
 #pragma omp parallel for schedule(dynamic, 4)

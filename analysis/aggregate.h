@@ -103,8 +103,9 @@ typedef struct ib_sweep_agg {
     double seconds;       /* time spent reading and aggregating */
 } ib_sweep_agg;
 
-/* Read DIR/sweep.json and every run it lists. Bad input (no sweep.json, unreadable or invalid
- * JSON, no tasks) fails with IB_EXIT_USAGE naming the path; problems of single runs (missing,
+/* Read DIR/sweep.json (ib_manifest_read, src/rundir) and every run it lists. Bad input (no
+ * sweep.json, unreadable or invalid JSON, no tasks, a malformed task) fails with IB_EXIT_USAGE
+ * naming the path; problems of single runs (missing,
  * running, unreadable files) are recorded in the run, never fatal. */
 int ib_sweep_load(const char *dir, double stuck_below, ib_sweep_agg *out, ib_err *err);
 void ib_sweep_free(ib_sweep_agg *s);

@@ -53,16 +53,16 @@ static void finish_runner(local_run *r, pid_t pid, int code) {
             const sweep_task *t = &r->sw->tasks[r->slot_task[s]];
             r->pids[s] = 0, r->running--;
             char detail[1200];
-            task_state st = sweep_classify(r->sw, t->index, NULL, detail, sizeof detail);
-            if (code == 75 || st == ST_INTERRUPTED) r->interrupted++;
-            else if (state_done(st)) r->done++;
+            ib_run_state st = sweep_classify(r->sw, t->index, NULL, detail, sizeof detail);
+            if (code == 75 || st == IB_RUN_INTERRUPTED) r->interrupted++;
+            else if (ib_run_state_final(st)) r->done++;
             else r->failed++;
             double el = ib_now() - r->t0;
             int finished = r->done + r->failed + r->interrupted;
+            const int final = ib_run_state_final(st);
             fprintf(stderr, "[%d/%d] %s %s%s%s  elapsed %.0f s, ETA %.0f s\n", finished, r->n_todo, t->dir,
-                    state_done(st) ? sweep_state_names[st] : st == ST_INTERRUPTED ? "INTERRUPTED" : "FAILED",
-                    state_done(st) ? "" : ": ", state_done(st) ? "" : detail, el,
-                    finished ? el / finished * (r->n_todo - finished) : 0);
+                    final ? ib_run_state_names[st] : st == IB_RUN_INTERRUPTED ? "INTERRUPTED" : "FAILED",
+                    final ? "" : ": ", final ? "" : detail, el, finished ? el / finished * (r->n_todo - finished) : 0);
         }
 }
 
@@ -117,13 +117,13 @@ int sweep_execute_local(const sweep *sw, const int *todo, int n_todo, int n_done
         ib_unlock_dir(lock_fd);
         return err->code;
     }
-    task_state *st = sweep_all_states(sw, NULL, NULL);
+    ib_run_state *st = sweep_all_states(sw, NULL, NULL);
     if (print_table) sweep_print_summary_table(stdout, sw, st, 0);
-    int count[ST__N] = {0};
+    int count[IB_RUN_NSTATES] = {0};
     for (int i = 0; i < sw->n; i++) count[st[i]]++;
     printf("\nsweep wall time %.1f s; %d of %d runs finished, %d failed, %d interrupted, %d not run; results in %s\n",
-           ib_now() - t0, count[ST_COMPLETE] + count[ST_DIVERGED], sw->n, count[ST_FAILED], count[ST_INTERRUPTED],
-           count[ST_MISSING] + count[ST_RUNNING] + count[ST_PENDING], sw->dir);
+           ib_now() - t0, count[IB_RUN_COMPLETE] + count[IB_RUN_DIVERGED], sw->n, count[IB_RUN_FAILED],
+           count[IB_RUN_INTERRUPTED], count[IB_RUN_MISSING] + count[IB_RUN_RUNNING] + count[IB_RUN_PENDING], sw->dir);
     ib_err warn;
     if (sweep_write_summary(sw, st, &warn)) fprintf(stderr, "initbench: warning: %s\n", warn.msg);
     free(st);

@@ -11,7 +11,7 @@
 #include "proc.h"
 #include "runinfo.h"
 #include "slurm.h"
-#include "sweep_json.h"
+#include "submissions.h"
 #include "task_state.h"
 
 /* ---- options -------------------------------------------------------------------------------- */
@@ -80,50 +80,46 @@ int sweep_refuse_slurm_flags(ib_flag *f, int n, const slurm_opts *o, ib_err *err
     return 0;
 }
 
-static cJSON *slurm_opts_json(const slurm_opts *o) {
-    cJSON *j = cJSON_CreateObject();
-    if (o->partition) cJSON_AddStringToObject(j, "partition", o->partition);
-    if (o->account) cJSON_AddStringToObject(j, "account", o->account);
-    if (o->time) cJSON_AddStringToObject(j, "time", o->time);
-    if (o->mem) cJSON_AddStringToObject(j, "mem", o->mem);
-    if (o->gres) cJSON_AddStringToObject(j, "gres", o->gres);
-    cJSON_AddNumberToObject(j, "cpus_per_task", o->cpus_per_task);
-    cJSON_AddNumberToObject(j, "array_throttle", o->array_throttle);
-    cJSON_AddNumberToObject(j, "tasks_per_job", o->tasks_per_job);
-    cJSON_AddNumberToObject(j, "signal_lead", o->signal_lead);
-    cJSON_AddNumberToObject(j, "max_array_size", o->max_array_size);
-    cJSON *e = cJSON_AddArrayToObject(j, "sbatch_args");
-    for (int i = 0; i < o->n_extra; i++) cJSON_AddItemToArray(e, cJSON_CreateString(o->extra[i]));
-    return j;
+/* The options as the record holds them (borrowed strings: ib_submissions_set_options copies). */
+static ib_slurm_options record_options(const slurm_opts *o) {
+    return (ib_slurm_options){.partition = o->partition,
+                              .account = o->account,
+                              .time = o->time,
+                              .mem = o->mem,
+                              .gres = o->gres,
+                              .cpus_per_task = o->cpus_per_task,
+                              .array_throttle = o->array_throttle,
+                              .tasks_per_job = o->tasks_per_job,
+                              .signal_lead = o->signal_lead,
+                              .max_array_size = o->max_array_size,
+                              .n_sbatch_args = o->n_extra,
+                              .sbatch_args = (char **)o->extra};
 }
 
-void sweep_slurm_opts_from_record(slurm_opts *o, ib_flag *f, int n, const cJSON *rec) {
-    const cJSON *j = rec ? cJSON_GetObjectItemCaseSensitive(rec, "options") : NULL;
-    if (!j) return;
+void sweep_slurm_opts_from_record(slurm_opts *o, ib_flag *f, int n, const ib_submissions *rec) {
+    if (!rec || !rec->has_options) return;
+    const ib_slurm_options *j = &rec->options; /* every field checked by the reader */
     struct {
-        const char *flag, *key;
+        const char *flag, *val;
         const char **dst;
-    } s[] = {{"partition", "partition", &o->partition}, {"account", "account", &o->account},
-             {"time", "time", &o->time},                {"mem", "mem", &o->mem},
-             {"gres", "gres", &o->gres}};
+    } s[] = {{"partition", j->partition, &o->partition}, {"account", j->account, &o->account},
+             {"time", j->time, &o->time},                {"mem", j->mem, &o->mem},
+             {"gres", j->gres, &o->gres}};
     for (size_t i = 0; i < sizeof s / sizeof s[0]; i++)
-        if (!ib_flag_find(f, n, s[i].flag)->seen && jstr(j, s[i].key)) *s[i].dst = jstr(j, s[i].key);
+        if (!ib_flag_find(f, n, s[i].flag)->seen && s[i].val) *s[i].dst = s[i].val;
     struct {
-        const char *flag, *key;
-        int *dst;
-    } d[] = {{"cpus-per-task", "cpus_per_task", &o->cpus_per_task},
-             {"array-throttle", "array_throttle", &o->array_throttle},
-             {"tasks-per-job", "tasks_per_job", &o->tasks_per_job},
-             {"signal-lead", "signal_lead", &o->signal_lead},
-             {"max-array-size", "max_array_size", &o->max_array_size}};
+        const char *flag;
+        int val, *dst;
+    } d[] = {{"cpus-per-task", j->cpus_per_task, &o->cpus_per_task},
+             {"array-throttle", j->array_throttle, &o->array_throttle},
+             {"tasks-per-job", j->tasks_per_job, &o->tasks_per_job},
+             {"signal-lead", j->signal_lead, &o->signal_lead},
+             {"max-array-size", j->max_array_size, &o->max_array_size}};
     for (size_t i = 0; i < sizeof d / sizeof d[0]; i++)
-        if (!ib_flag_find(f, n, d[i].flag)->seen) *d[i].dst = (int)ib_num_to_ll(jnum(j, d[i].key, *d[i].dst), 0, INT_MAX, *d[i].dst);
-    if (!o->n_extra) {
-        const cJSON *e = cJSON_GetObjectItemCaseSensitive(j, "sbatch_args"), *x;
-        cJSON_ArrayForEach(x, e) {
-            if (cJSON_IsString(x) && o->n_extra < MAX_SBATCH_ARGS) o->extra[o->n_extra++] = x->valuestring;
-        }
-    }
+        if (!ib_flag_find(f, n, d[i].flag)->seen && d[i].val >= 0) *d[i].dst = d[i].val;
+    if (!o->n_extra)
+        for (int i = 0; i < j->n_sbatch_args && o->n_extra < MAX_SBATCH_ARGS; i++)
+            o->extra[o->n_extra++] = j->sbatch_args[i];
 }
 
 /* ---- the job scripts ------------------------------------------------------------------------ */
@@ -265,29 +261,13 @@ static void array_sbatch_argv(sbatch_argv *v, const sweep *sw, const slurm_opts 
 
 /* ---- submission ----------------------------------------------------------------------------- */
 
-/* DIR/slurm/submissions.json as it is being extended: this submission's options, and the arrays
- * the array and collect jobs are appended to. */
-typedef struct submissions {
-    cJSON *rec, *subs, *collects;
-    char path[4200];
-} submissions;
-
-static void open_submissions(const sweep *sw, const slurm_opts *o, submissions *s) {
-    s->rec = sweep_read_submissions(sw);
-    if (!s->rec) s->rec = cJSON_CreateObject();
-    cJSON_DeleteItemFromObject(s->rec, "options");
-    cJSON_AddItemToObject(s->rec, "options", slurm_opts_json(o));
-    s->subs = cJSON_GetObjectItemCaseSensitive(s->rec, "submissions");
-    if (!cJSON_IsArray(s->subs)) {
-        cJSON_DeleteItemFromObject(s->rec, "submissions");
-        s->subs = cJSON_AddArrayToObject(s->rec, "submissions");
-    }
-    s->collects = cJSON_GetObjectItemCaseSensitive(s->rec, "collect_jobs");
-    if (!cJSON_IsArray(s->collects)) {
-        cJSON_DeleteItemFromObject(s->rec, "collect_jobs");
-        s->collects = cJSON_AddArrayToObject(s->rec, "collect_jobs");
-    }
-    sweep_path(sw, s->path, sizeof s->path, "slurm/submissions.json");
+/* DIR/slurm/submissions.json as it is being extended: what is recorded so far (a record that is
+ * no JSON starts anew), with this submission's options; array and collect jobs are appended. */
+static int open_submissions(const sweep *sw, const slurm_opts *o, ib_submissions *s, ib_err *err) {
+    if (ib_submissions_read(sw->dir, s, err)) return err->code;
+    ib_slurm_options opts = record_options(o);
+    ib_submissions_set_options(s, &opts);
+    return 0;
 }
 
 /* Check Slurm answers, then DIR/slurm/logs and the job scripts. */
@@ -319,10 +299,10 @@ static int write_task_list(const char *path, const int *todo, int n_todo, int pe
 
 /* Groups [g0, g0 + m) of todo as one array job (slurm/sub-NNN.tasks its list), recorded at once;
  * its job id joins the collect job's dependency list deps. */
-static int submit_array(const sweep *sw, const int *todo, int n_todo, const slurm_opts *o, submissions *s, int g0,
+static int submit_array(const sweep *sw, const int *todo, int n_todo, const slurm_opts *o, ib_submissions *s, int g0,
                         int m, char *deps, size_t deps_len, ib_err *err) {
     const int per = o->tasks_per_job;
-    int seq = cJSON_GetArraySize(s->subs) + 1;
+    int seq = s->n_subs + 1;
     char list_rel[64], list_abs[4300];
     snprintf(list_rel, sizeof list_rel, "slurm/sub-%03d.tasks", seq);
     sweep_path(sw, list_abs, sizeof list_abs, "%s", list_rel);
@@ -332,23 +312,16 @@ static int submit_array(const sweep *sw, const int *todo, int n_todo, const slur
     char jid[64];
     int rc = sbatch(v.a, jid, sizeof jid, err);
     if (!rc) {
-        cJSON *sub = cJSON_CreateObject();
-        cJSON_AddStringToObject(sub, "job_id", jid);
-        cJSON_AddStringToObject(sub, "list", list_rel);
-        cJSON_AddNumberToObject(sub, "array_tasks", m);
         char when[32];
         ib_iso_time(when, sizeof when);
-        cJSON_AddStringToObject(sub, "submitted_at", when);
-        cJSON *argj = cJSON_AddArrayToObject(sub, "sbatch");
-        for (int i = 0; i < v.k; i++) cJSON_AddItemToArray(argj, cJSON_CreateString(v.a[i]));
-        cJSON_AddItemToArray(s->subs, sub);
+        ib_submissions_add_array(s, jid, list_rel, m, when, v.a, v.k);
         size_t dl = strlen(deps);
         snprintf(deps + dl, deps_len - dl, ":%s", jid);
         int end = (g0 + m) * per < n_todo ? (g0 + m) * per : n_todo, nt = end - g0 * per;
         fprintf(stderr, "submitted array job %s: %d array task%s for %d sweep task%s (list %s)\n", jid, m,
                 m == 1 ? "" : "s", nt, nt == 1 ? "" : "s", list_rel);
         ib_err e2;
-        if (sweep_write_json(s->path, s->rec, &e2))
+        if (ib_submissions_write(sw->dir, s, &e2))
             rc = ib_fail(err, e2.code, "array job %s submitted, but recording it failed: %s", jid, e2.msg);
     }
     free_args(&v);
@@ -357,7 +330,8 @@ static int submit_array(const sweep *sw, const int *todo, int n_todo, const slur
 
 /* The collect job after the arrays (deps). A refusal is a warning: `sweep collect` does the same
  * by hand. rc is the arrays' outcome: a recording failure here is reported only if they went well. */
-static int submit_collect(const sweep *sw, const slurm_opts *o, submissions *s, const char *deps, int rc, ib_err *err) {
+static int submit_collect(const sweep *sw, const slurm_opts *o, ib_submissions *s, const char *deps, int rc,
+                          ib_err *err) {
     sbatch_argv v = {.k = 0};
     push_arg(&v, "sbatch");
     push_arg(&v, "--parsable");
@@ -374,13 +348,10 @@ static int submit_collect(const sweep *sw, const slurm_opts *o, submissions *s, 
         fprintf(stderr, "initbench: warning: the collect job was not submitted (%s); run 'initbench sweep collect "
                         "%s' when the arrays are done\n", cerr.msg, sw->dir);
     } else {
-        cJSON *c = cJSON_CreateObject();
-        cJSON_AddStringToObject(c, "job_id", jid);
-        cJSON_AddStringToObject(c, "dependency", deps);
-        cJSON_AddItemToArray(s->collects, c);
+        ib_submissions_add_collect(s, jid, deps);
         fprintf(stderr, "submitted collect job %s (%s)\n", jid, deps);
         ib_err e2;
-        if (sweep_write_json(s->path, s->rec, &e2) && !rc) rc = ib_fail(err, e2.code, "%s", e2.msg);
+        if (ib_submissions_write(sw->dir, s, &e2) && !rc) rc = ib_fail(err, e2.code, "%s", e2.msg);
     }
     free_args(&v);
     return rc;
@@ -393,8 +364,8 @@ static int submit_slurm(const sweep *sw, const int *todo, int n_todo, const slur
     if (o->max_array_size > 0 && o->max_array_size < max_arr) max_arr = o->max_array_size;
     const int per = o->tasks_per_job;
     const int groups = (n_todo + per - 1) / per;
-    submissions s;
-    open_submissions(sw, o, &s);
+    ib_submissions s;
+    if (open_submissions(sw, o, &s, err)) return err->code;
     char deps[4096] = "afterany";
     int rc = 0;
     for (int g0 = 0; g0 < groups && !rc; g0 += max_arr) {
@@ -403,7 +374,7 @@ static int submit_slurm(const sweep *sw, const int *todo, int n_todo, const slur
     }
     if (strcmp(deps, "afterany") != 0) /* at least one array went in: collect after all of them */
         rc = submit_collect(sw, o, &s, deps, rc, err);
-    cJSON_Delete(s.rec);
+    ib_submissions_free(&s);
     return rc;
 }
 

@@ -4,12 +4,11 @@
 #ifndef IB_SWEEP_EXECUTOR_SLURM_H
 #define IB_SWEEP_EXECUTOR_SLURM_H
 
-#include <cjson/cJSON.h>
-
 #include "cli.h"
 #include "manifest.h"
+#include "submissions.h"
 
-#define MAX_SBATCH_ARGS 64
+#define MAX_SBATCH_ARGS IB_SLURM_MAX_SBATCH_ARGS
 typedef struct slurm_opts {
     const char *partition, *account, *time, *mem, *gres, *jobs_dir;
     int cpus_per_task, array_throttle, tasks_per_job, signal_lead, max_array_size;
@@ -30,8 +29,9 @@ int sweep_add_slurm_flags(ib_flag *f, int n, slurm_opts *o);
 int sweep_refuse_slurm_flags(ib_flag *f, int n, const slurm_opts *o, ib_err *err);
 
 /* Options not given on this command line come from the last submission (resume). The strings
- * point into `rec` (submissions.json), which the caller keeps alive. */
-void sweep_slurm_opts_from_record(slurm_opts *o, ib_flag *f, int n, const cJSON *rec);
+ * point into `rec` (DIR/slurm/submissions.json as ib_submissions_read gives it), which the caller
+ * keeps alive. */
+void sweep_slurm_opts_from_record(slurm_opts *o, ib_flag *f, int n, const ib_submissions *rec);
 
 /* Submit todo[0..n_todo) (n_done finished, n_active queued or running) and say what went in. */
 int sweep_execute_slurm(const sweep *sw, const int *todo, int n_todo, int n_done, int n_active, const slurm_opts *o,

@@ -4,20 +4,15 @@
 #ifndef IB_SWEEP_MANIFEST_H
 #define IB_SWEEP_MANIFEST_H
 
-#include <cjson/cJSON.h>
 #include <stddef.h>
 
 #include "config.h"
+#include "sweepdir.h"
 #include "util.h"
 
-typedef struct sweep_task {
-    int index, repeat;
-    double stddev;
-    unsigned long long seed;
-    char dir[64]; /* relative to the sweep directory */
-    char **argv;  /* train argv (without --out/--threads/--progress) */
-    int argc;
-} sweep_task;
+/* One task: index, repeat, stddev, seed, its run directory relative to the sweep directory and
+ * its train argv (without --out/--threads/--progress); the file format is src/rundir's. */
+typedef ib_sweep_task sweep_task;
 
 /* A loaded manifest. */
 typedef struct sweep {
@@ -33,15 +28,13 @@ void sweep_path(const sweep *sw, char *buf, size_t len, const char *fmt, ...) __
  * count or -1. */
 int sweep_parse_index_list(const char *s, int n_tasks, int *out, int max);
 
-/* The manifest of a new sweep (tasks[] with their argv filled). */
-cJSON *sweep_manifest_json(const char *preset, unsigned long long base_seed, const ib_train_config *cfg,
-                           const sweep_task *tasks, int n);
+/* Write the manifest of a new sweep (tasks[] with their argv filled) as DIR/sweep.json, or when
+ * one is there check it holds the same tasks: rerunning with other settings on the same directory
+ * is refused rather than silently mixing two experiments. */
+int sweep_write_or_check_manifest(const char *dir, const char *preset, unsigned long long base_seed,
+                                  const ib_train_config *cfg, const sweep_task *tasks, int n, ib_err *err);
 
-/* Write DIR/sweep.json, or when one is there check it holds the same tasks: rerunning with other
- * settings on the same directory is refused rather than silently mixing two experiments. */
-int sweep_write_or_check_manifest(const char *dir, cJSON *m, ib_err *err);
-
-/* Load DIR/sweep.json; every failure names the file. */
+/* Load DIR/sweep.json (read and checked by ib_manifest_read); every failure names the file. */
 int sweep_load(const char *dir, sweep *sw, ib_err *err);
 void sweep_free(sweep *sw);
 

@@ -3,13 +3,13 @@
 #include <math.h>
 #include <stdlib.h>
 
-#include "sweep_json.h"
+#include "rundir.h"
 
 static ib_sweep_reporter reporter;
 void ib_sweep_set_reporter(ib_sweep_reporter write_report) { reporter = write_report; }
 ib_sweep_reporter sweep_reporter(void) { return reporter; }
 
-void sweep_print_summary_table(FILE *fp, const sweep *sw, const task_state *states, int csv) {
+void sweep_print_summary_table(FILE *fp, const sweep *sw, const ib_run_state *states, int csv) {
     double *sd = ib_xmalloc((size_t)sw->n * sizeof(double));
     int ns = 0;
     for (int i = 0; i < sw->n; i++) {
@@ -28,15 +28,17 @@ void sweep_print_summary_table(FILE *fp, const sweep *sw, const task_state *stat
             const sweep_task *t = &sw->tasks[i];
             if (t->stddev != sd[s]) continue;
             total++;
-            if (states[i] == ST_DIVERGED) diverged++;
-            else if (states[i] == ST_MISSING || state_active(states[i])) missing++;
-            else if (states[i] != ST_COMPLETE) failed++;
-            if (states[i] != ST_COMPLETE) continue;
-            char path[4200];
-            sweep_path(sw, path, sizeof path, "%s/run.json", t->dir);
-            cJSON *rj = sweep_read_json(path);
-            double a = jnum(rj ? cJSON_GetObjectItemCaseSensitive(rj, "final") : NULL, "test_accuracy", NAN);
-            cJSON_Delete(rj);
+            if (states[i] == IB_RUN_DIVERGED) diverged++;
+            else if (states[i] == IB_RUN_MISSING || sweep_state_active(states[i])) missing++;
+            else if (states[i] != IB_RUN_COMPLETE) failed++;
+            if (states[i] != IB_RUN_COMPLETE) continue;
+            char run_dir[4200];
+            sweep_path(sw, run_dir, sizeof run_dir, "%s", t->dir);
+            ib_run_record rj;
+            ib_err rerr;
+            ib_run_record_read(run_dir, &rj, &rerr); /* unreadable: no accuracy */
+            double a = rj.final_accuracy;
+            ib_run_record_free(&rj);
             if (!isfinite(a)) continue;
             sum += a, sum2 += a * a, mn = a < mn ? a : mn, k++;
         }
@@ -56,7 +58,7 @@ void sweep_print_summary_table(FILE *fp, const sweep *sw, const task_state *stat
     free(sd);
 }
 
-int sweep_write_summary(const sweep *sw, const task_state *st, ib_err *err) {
+int sweep_write_summary(const sweep *sw, const ib_run_state *st, ib_err *err) {
     char path[4200];
     sweep_path(sw, path, sizeof path, "summary.csv");
     ib_atomic_file af;

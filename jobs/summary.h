@@ -11,11 +11,11 @@
 
 /* Per stddev: tasks, complete, diverged, failed, missing, and the final test accuracy's mean,
  * sample std and min over the complete runs; as CSV or as a table for people. */
-void sweep_print_summary_table(FILE *fp, const sweep *sw, const task_state *states, int csv);
+void sweep_print_summary_table(FILE *fp, const sweep *sw, const ib_run_state *states, int csv);
 
 /* DIR/summary.csv, then the report DIR/report/ (a report problem is a warning: the runs are what
  * matters, and `initbench report DIR` can redo it). Fails only on summary.csv. */
-int sweep_write_summary(const sweep *sw, const task_state *st, ib_err *err);
+int sweep_write_summary(const sweep *sw, const ib_run_state *st, ib_err *err);
 
 /* The report writer the command layer set, or NULL. */
 ib_sweep_reporter sweep_reporter(void);

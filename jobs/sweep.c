@@ -146,9 +146,7 @@ static int write_grid_manifest(grid_args *g, ib_err *err) {
     if (ib_mkdir_p(g->cfg.out, err)) return err->code;
     int n_tasks;
     sweep_task *tasks = grid_tasks(g, &n_tasks);
-    cJSON *manifest = sweep_manifest_json(g->preset, g->cfg.seed, &g->cfg, tasks, n_tasks);
-    int rc = sweep_write_or_check_manifest(g->cfg.out, manifest, err);
-    cJSON_Delete(manifest);
+    int rc = sweep_write_or_check_manifest(g->cfg.out, g->preset, g->cfg.seed, &g->cfg, tasks, n_tasks, err);
     for (int i = 0; i < n_tasks; i++) ib_argv_free(tasks[i].argv, tasks[i].argc);
     free(tasks);
     return rc;

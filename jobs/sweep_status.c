@@ -13,11 +13,11 @@
 /* ---- status --------------------------------------------------------------------------------- */
 
 int ib_sweep_scan(const char *dir, int counts[IB_SWEEP_NSTATES], ib_err *err) {
-    _Static_assert(ST__N == IB_SWEEP_NSTATES, "sweep.h's state count");
+    _Static_assert(IB_RUN_NSTATES == IB_SWEEP_NSTATES, "sweep.h's state count is ib_run_state's");
     sweep sw;
     if (sweep_load(dir, &sw, err)) return -1;
-    task_state *st = sweep_all_states(&sw, NULL, NULL);
-    for (int s = 0; s < ST__N; s++) counts[s] = 0;
+    ib_run_state *st = sweep_all_states(&sw, NULL, NULL);
+    for (int s = 0; s < IB_RUN_NSTATES; s++) counts[s] = 0;
     for (int i = 0; i < sw.n; i++) counts[st[i]]++;
     int n = sw.n;
     free(st);
@@ -30,18 +30,18 @@ static int print_status(const sweep *sw, int quiet) {
     queue_view q;
     sweep_queue_query(sw, &q);
     char(*d)[1200];
-    task_state *st = sweep_all_states(sw, &q, &d);
-    int count[ST__N] = {0};
+    ib_run_state *st = sweep_all_states(sw, &q, &d);
+    int count[IB_RUN_NSTATES] = {0};
     for (int i = 0; i < sw->n; i++) {
         count[st[i]]++;
-        if (!quiet) printf("%4d  %-24s %-11s %s\n", i, sw->tasks[i].dir, sweep_state_names[st[i]], d[i]);
+        if (!quiet) printf("%4d  %-24s %-11s %s\n", i, sw->tasks[i].dir, ib_run_state_names[st[i]], d[i]);
     }
     if (q.asked && !q.ok) printf("note: Slurm queue not consulted: %s\n", q.why);
     printf("%s: %d tasks:", sw->dir, sw->n);
-    for (int s = 0; s < ST__N; s++)
-        if (count[s]) printf(" %d %s", count[s], sweep_state_names[s]);
+    for (int s = 0; s < IB_RUN_NSTATES; s++)
+        if (count[s]) printf(" %d %s", count[s], ib_run_state_names[s]);
     printf("\n");
-    int all = count[ST_COMPLETE] + count[ST_DIVERGED] == sw->n;
+    int all = count[IB_RUN_COMPLETE] + count[IB_RUN_DIVERGED] == sw->n;
     free(st);
     free(d);
     sweep_queue_free(&q);
@@ -96,15 +96,15 @@ int ib_sweep_collect(int argc, char **argv, int *status, ib_err *err) {
     }
     sweep sw;
     if (sweep_load(pos[0], &sw, err)) return err->code;
-    task_state *st = sweep_all_states(&sw, NULL, NULL);
+    ib_run_state *st = sweep_all_states(&sw, NULL, NULL);
     int rc = sweep_write_summary(&sw, st, err);
     if (!rc) {
         sweep_print_summary_table(stdout, &sw, st, 0);
-        int count[ST__N] = {0};
+        int count[IB_RUN_NSTATES] = {0};
         for (int i = 0; i < sw.n; i++) count[st[i]]++;
         printf("\nwrote %s/summary.csv (%d tasks: %d complete, %d diverged, %d failed, %d missing)\n", sw.dir, sw.n,
-               count[ST_COMPLETE], count[ST_DIVERGED], count[ST_FAILED] + count[ST_INTERRUPTED],
-               count[ST_MISSING] + count[ST_RUNNING] + count[ST_PENDING]);
+               count[IB_RUN_COMPLETE], count[IB_RUN_DIVERGED], count[IB_RUN_FAILED] + count[IB_RUN_INTERRUPTED],
+               count[IB_RUN_MISSING] + count[IB_RUN_RUNNING] + count[IB_RUN_PENDING]);
         *status = 0;
     }
     free(st);
@@ -169,11 +169,15 @@ int ib_sweep_resume(int argc, char **argv, int *status, ib_err *err) {
     }
     sweep sw;
     if (sweep_load(pos[0], &sw, err)) return err->code;
-    cJSON *rec = sweep_read_submissions(&sw);
-    if (!executor) executor = rec ? "slurm" : "local";
-    sweep_slurm_opts_from_record(&o, flags, n, rec);
+    ib_submissions rec;
+    if (ib_submissions_read(sw.dir, &rec, err)) {
+        sweep_free(&sw);
+        return err->code;
+    }
+    if (!executor) executor = rec.parsed ? "slurm" : "local";
+    sweep_slurm_opts_from_record(&o, flags, n, &rec);
     int rc = sweep_execute(&sw, executor, jobs, &o, ignore_queue, 1, status, err);
-    cJSON_Delete(rec);
+    ib_submissions_free(&rec);
     sweep_free(&sw);
     return rc;
 }

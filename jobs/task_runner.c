@@ -12,8 +12,8 @@
 #include "proc.h"
 #include "runinfo.h"
 #include "slurm.h"
+#include "rundir.h"
 #include "sweep.h"
-#include "sweep_json.h"
 #include "task_state.h"
 
 /* ---- signals: passed on to the running train ------------------------------------------------ */
@@ -98,17 +98,19 @@ static int record_finished(const sweep *sw, const sweep_task *t, const char *out
     char path[4300], reason[1200];
     ib_err err;
     snprintf(path, sizeof path, "%s/run.json", out);
-    cJSON *rj = sweep_read_json(path);
-    const char *rs = jstr(rj, "status");
-    int ok = rs && (!strcmp(rs, "complete") || !strcmp(rs, "diverged"));
+    ib_run_record rj;
+    ib_run_record_read(out, &rj, &err); /* unreadable: no status, said below */
+    int ok = rj.state >= 0 && ib_run_state_final((ib_run_state)rj.state);
     if (ok) {
-        sweep_write_record(sw, t, rs, jstr(rj, "reason"), 0, rel_log, started, &err);
+        const char *rs = ib_run_state_names[rj.state];
+        sweep_write_record(sw, t, rs, rj.reason, 0, rel_log, started, &err);
         if (!quiet) fprintf(stderr, "task %d %s: %s\n", t->index, t->dir, rs);
     } else {
-        snprintf(reason, sizeof reason, "train exited 0 but %.900s says '%s'", path, rs ? rs : "(nothing)");
+        snprintf(reason, sizeof reason, "train exited 0 but %.900s says '%s'", path,
+                 rj.status ? rj.status : "(nothing)");
         sweep_write_record(sw, t, "failed", reason, 0, rel_log, started, &err);
     }
-    cJSON_Delete(rj);
+    ib_run_record_free(&rj);
     return ok ? 0 : 1;
 }
 
@@ -127,11 +129,11 @@ static int record_outcome(const sweep *sw, const sweep_task *t, const char *out,
     snprintf(rel_log, sizeof rel_log, "%s", log + strlen(sw->dir) + 1);
     if (code == 0) return record_finished(sw, t, out, rel_log, started, quiet);
     if (code == 75) {
-        char path[4300];
-        snprintf(path, sizeof path, "%s/run.json", out);
-        cJSON *rj = sweep_read_json(path);
-        snprintf(reason, sizeof reason, "%s", jstr(rj, "reason") ? jstr(rj, "reason") : "interrupted by a signal");
-        cJSON_Delete(rj);
+        ib_run_record rj;
+        ib_err rerr;
+        ib_run_record_read(out, &rj, &rerr);
+        snprintf(reason, sizeof reason, "%s", rj.reason ? rj.reason : "interrupted by a signal");
+        ib_run_record_free(&rj);
         record_interrupted(sw, t, reason, 75, rel_log, started, quiet);
         return 75;
     }
@@ -230,9 +232,9 @@ static int run_tasks(const sweep *sw, const int *idx, int k, const char *self, i
             continue;
         }
         char detail[1200];
-        task_state st = sweep_classify(sw, t->index, NULL, detail, sizeof detail);
-        if (state_done(st)) {
-            if (!quiet) fprintf(stderr, "task %d %s: already %s\n", t->index, t->dir, sweep_state_names[st]);
+        ib_run_state st = sweep_classify(sw, t->index, NULL, detail, sizeof detail);
+        if (ib_run_state_final(st)) {
+            if (!quiet) fprintf(stderr, "task %d %s: already %s\n", t->index, t->dir, ib_run_state_names[st]);
             ib_unlock_dir(claim);
             continue;
         }

@@ -8,26 +8,15 @@
 #include <stddef.h>
 
 #include "manifest.h"
+#include "rundir.h"
 
-typedef enum task_state {
-    ST_COMPLETE,
-    ST_DIVERGED,
-    ST_RUNNING,
-    ST_PENDING,
-    ST_INTERRUPTED,
-    ST_FAILED,
-    ST_MISSING,
-    ST__N
-} task_state;
-extern const char *const sweep_state_names[ST__N];
+/* A task's state is a run state (ib_run_state, src/rundir): finished with a result is
+ * ib_run_state_final; queued or running somewhere is this. */
+static inline int sweep_state_active(ib_run_state s) { return s == IB_RUN_RUNNING || s == IB_RUN_PENDING; }
 
-/* finished with a result / queued or running somewhere */
-static inline int state_done(task_state s) { return s == ST_COMPLETE || s == ST_DIVERGED; }
-static inline int state_active(task_state s) { return s == ST_RUNNING || s == ST_PENDING; }
-
-/* Write task t's record DIR/tasks/NNNN.json: status, reason (optional), exit_status (when >= 0),
- * where it runs (host, pid, Slurm job), its log (optional), started (NULL: now) and, for any status
- * but running, finished now. */
+/* Write task t's record DIR/tasks/NNNN.json (ib_task_record_write): status, reason (optional),
+ * exit_status (when >= 0), where it runs (host, pid, Slurm job), its log (optional), started
+ * (NULL: now) and, for any status but running, finished now. */
 int sweep_write_record(const sweep *sw, const sweep_task *t, const char *status, const char *reason, int exit_status,
                        const char *log, const char *started, ib_err *err);
 
@@ -36,26 +25,24 @@ typedef struct queue_view {
     int asked;       /* there were Slurm submissions to ask about */
     int ok;          /* squeue answered */
     char why[600];   /* why it did not */
-    int *state;      /* per task: -1 not queued, ST_RUNNING or ST_PENDING */
+    int *state;      /* per task: -1 not queued, IB_RUN_RUNNING or IB_RUN_PENDING */
     int *elem_tasks; /* how many tasks the array element holding it runs */
     char (*job)[48];
     char (*reason)[64];
 } queue_view;
 
-/* DIR/slurm/submissions.json (the Slurm executor's record), or NULL. */
-cJSON *sweep_read_submissions(const sweep *sw);
-
-/* Ask squeue about the sweep's submissions (none: q->ok without asking). */
+/* Ask squeue about the sweep's submissions (DIR/slurm/submissions.json; none: q->ok without
+ * asking; a record that cannot be read: q->asked without q->ok, q->why says why). */
 void sweep_queue_query(const sweep *sw, queue_view *q);
 /* A view in which nothing is queued, for when the cluster is known to be gone. */
 void sweep_queue_empty(const sweep *sw, queue_view *q);
 void sweep_queue_free(queue_view *q);
 
 /* The state of task i from its files and (when q is given) the queue; detail says why. */
-task_state sweep_classify(const sweep *sw, int i, const queue_view *q, char *detail, size_t len);
+ib_run_state sweep_classify(const sweep *sw, int i, const queue_view *q, char *detail, size_t len);
 
 /* Every task's state (the caller frees it); *details (optional, caller frees) gets each detail. */
-task_state *sweep_all_states(const sweep *sw, const queue_view *q, char (**details)[1200]);
+ib_run_state *sweep_all_states(const sweep *sw, const queue_view *q, char (**details)[1200]);
 
 /* Tasks neither finished nor queued/running: what an executor should (re)start (caller frees). */
 int *sweep_tasks_to_run(const sweep *sw, const queue_view *q, int *n_todo, int *n_done, int *n_active);

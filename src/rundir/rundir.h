@@ -4,7 +4,8 @@
  *   curve.csv   one row per evaluation (ib_curve_write)
  * and the one enum of the states a run can be in, shared by train, `sweep status/resume/collect`
  * and report. Every string read from these files is data: a reader checks each field it uses
- * and range-checks numbers before any cast. */
+ * and range-checks numbers before any cast. A sweep directory's own files (sweep.json,
+ * tasks/NNNN.json, slurm/submissions.json) are in sweepdir.h and submissions.h. */
 #ifndef IB_RUNDIR_H
 #define IB_RUNDIR_H
 
