@@ -1,4 +1,5 @@
 #include "executor_local.h"
+#include "lock.h"
 
 #include <errno.h>
 #include <signal.h>

@@ -1,9 +1,12 @@
+#define _GNU_SOURCE /* mkostemp */
 #include "util.h"
 
 #include <errno.h>
+#include <ctype.h>
 #include <dirent.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -81,15 +84,42 @@ static void fsync_parent_dir(const char *path) {
     }
 }
 
+/* Permission bits for a new output file: 0666 less the umask (mkstemp creates 0600, and files of
+ * a sweep on a shared filesystem are meant to be read by collaborators). */
+static mode_t output_mode_bits;
+static void read_umask(void) {
+    mode_t m = umask(0); /* the only way to read it; set back at once, before any thread writes */
+    umask(m);
+    output_mode_bits = 0666 & ~m;
+}
+static mode_t output_mode(void) {
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, read_umask);
+    return output_mode_bits;
+}
+
 int ib_atomic_open(ib_atomic_file *af, const char *path, ib_err *err) {
     memset(af, 0, sizeof *af);
     if (strlen(path) >= sizeof af->path)
         return ib_fail(err, IB_EXIT_USAGE, "%s: path too long", path);
     snprintf(af->path, sizeof af->path, "%s", path);
-    snprintf(af->tmp_path, sizeof af->tmp_path, "%s.tmp.%ld", path, (long)getpid());
-    af->fp = fopen(af->tmp_path, "wb");
-    if (!af->fp)
-        return ib_fail(err, IB_EXIT_USAGE, "cannot write %s: %s", af->tmp_path, strerror(errno));
+    /* An unpredictable name created with O_EXCL: a file or symlink planted at the name is never
+     * opened, so nothing outside initbench's own temporary file is written (docs/RELIABILITY.md). */
+    snprintf(af->tmp_path, sizeof af->tmp_path, "%s.tmp.%ld.XXXXXX", path, (long)getpid());
+    int fd = mkostemp(af->tmp_path, O_CLOEXEC);
+    if (fd < 0) {
+        int e = errno;
+        af->tmp_path[0] = 0;
+        return ib_fail(err, IB_EXIT_USAGE, "cannot write %s: %s", path, strerror(e));
+    }
+    (void)fchmod(fd, output_mode());
+    af->fp = fdopen(fd, "wb");
+    if (!af->fp) {
+        close(fd);
+        unlink(af->tmp_path);
+        af->tmp_path[0] = 0;
+        return ib_fail(err, IB_EXIT_INTERNAL, "cannot write %s: %s", path, strerror(errno));
+    }
     return 0;
 }
 
@@ -209,54 +239,84 @@ double ib_cpu_time(void) {
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-int ib_lock_file(const char *lock_path, const char *subject, const char *what, ib_err *err) {
-    int fd = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-    if (fd < 0) {
-        ib_fail(err, IB_EXIT_USAGE, "cannot create %s: %s", lock_path, strerror(errno));
-        return -1;
-    }
-    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
-        char holder[32] = "";
-        ssize_t n = pread(fd, holder, sizeof holder - 1, 0);
-        holder[n > 0 ? n : 0] = 0;
-        holder[strcspn(holder, "\n")] = 0;
-        close(fd);
-        ib_fail(err, IB_EXIT_USAGE, "%s is in use by another %s (pid %s); wait for it or stop it first", subject,
-                what, holder[0] ? holder : "unknown");
-        return -1;
-    }
-    char pid[32];
-    int len = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
-    if (ftruncate(fd, 0) != 0 || pwrite(fd, pid, (size_t)len, 0) != len) {
-        /* the pid is only informative: the lock itself is held */
-    }
-    return fd;
-}
-
-int ib_lock_dir(const char *dir, const char *what, ib_err *err) {
-    char path[4200];
-    snprintf(path, sizeof path, "%s/.lock", dir);
-    return ib_lock_file(path, dir, what, err);
+/* "<name>.tmp.<pid>.<6 letters or digits>": the names ib_atomic_open makes, and only those. */
+static int is_our_temp_name(const char *name) {
+    size_t n = strlen(name);
+    if (n < 7 + 5 + 1 + 1) return 0;
+    const char *rnd = name + n - 6;
+    for (int i = 0; i < 6; i++)
+        if (!isalnum((unsigned char)rnd[i])) return 0;
+    if (rnd[-1] != '.') return 0;
+    const char *d = rnd - 1; /* the dot before the random part; digits precede it */
+    const char *p = d;
+    while (p > name && isdigit((unsigned char)p[-1])) p--;
+    if (p == d || p - name < 5 + 1 || strncmp(p - 5, ".tmp.", 5)) return 0;
+    return 1;
 }
 
 int ib_remove_stale_temps(const char *dir, const char *prefix) {
     DIR *d = opendir(dir);
     if (!d) return 0;
-    int removed = 0;
+    int removed = 0, dfd = dirfd(d);
     size_t plen = prefix ? strlen(prefix) : 0;
     for (struct dirent *e; (e = readdir(d));) {
-        const char *t = strstr(e->d_name, ".tmp.");
-        if (!t || (plen && strncmp(e->d_name, prefix, plen))) continue;
-        const char *digits = t + 5;
-        if (!*digits || digits[strspn(digits, "0123456789")]) continue; /* ours end in .tmp.<pid> */
-        char path[4400];
-        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-        removed += unlink(path) == 0;
+        if (!is_our_temp_name(e->d_name) || (plen && strncmp(e->d_name, prefix, plen))) continue;
+        /* a plain file of ours, looked at without following links, removed through the directory
+         * already open (a directory swapped in between cannot redirect the unlink) */
+        struct stat st;
+        if (fstatat(dfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid())
+            continue;
+        removed += unlinkat(dfd, e->d_name, 0) == 0;
     }
     closedir(d);
     return removed;
 }
 
-void ib_unlock_dir(int fd) {
-    if (fd >= 0) close(fd); /* closing releases the flock */
+int ib_outdir_is(const char *dir, const char *kind) {
+    char path[4200], want[64], got[64];
+    if (snprintf(path, sizeof path, "%s/" IB_OUTDIR_MARKER, dir) >= (int)sizeof path) return 0;
+    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+    if (fd < 0) return 0;
+    struct stat st;
+    ssize_t n = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) ? read(fd, got, sizeof got - 1) : -1;
+    close(fd);
+    if (n < 0) return 0;
+    got[n] = 0;
+    snprintf(want, sizeof want, "initbench %s\n", kind);
+    return strcmp(got, want) == 0;
+}
+
+int ib_outdir_claim(const char *dir, const char *kind, ib_err *err) {
+    struct stat st;
+    if (lstat(dir, &st) == 0 && !S_ISDIR(st.st_mode) && !S_ISLNK(st.st_mode))
+        return ib_fail(err, IB_EXIT_USAGE, "%s exists and is not a directory", dir);
+    int rc = ib_mkdir_p(dir, err);
+    if (rc) return rc;
+    if (ib_outdir_is(dir, kind)) return 0;
+    DIR *d = opendir(dir);
+    if (!d) return ib_fail(err, IB_EXIT_USAGE, "cannot read directory %s: %s", dir, strerror(errno));
+    char first[256] = "";
+    for (struct dirent *e; (e = readdir(d));)
+        if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) {
+            snprintf(first, sizeof first, "%s", e->d_name);
+            break;
+        }
+    closedir(d);
+    if (first[0]) {
+        char other[32] = "";
+        static const char *const kinds[] = {"run", "report", "sweep"};
+        for (size_t i = 0; i < sizeof kinds / sizeof *kinds; i++)
+            if (strcmp(kinds[i], kind) && ib_outdir_is(dir, kinds[i])) snprintf(other, sizeof other, "%s", kinds[i]);
+        if (other[0])
+            return ib_fail(err, IB_EXIT_USAGE, "%s is an initbench %s directory, not a %s directory; choose another",
+                           dir, other, kind);
+        return ib_fail(err, IB_EXIT_USAGE,
+                       "%s is not empty and was not made by initbench (no %s marker; it holds e.g. '%s'); refusing "
+                       "to write into it: give a new or empty directory",
+                       dir, IB_OUTDIR_MARKER, first);
+    }
+    char path[4200], text[64];
+    snprintf(path, sizeof path, "%s/" IB_OUTDIR_MARKER, dir);
+    int n = snprintf(text, sizeof text, "initbench %s\n", kind);
+    return ib_write_file_atomic(path, text, (size_t)n, err);
 }

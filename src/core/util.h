@@ -54,6 +54,16 @@ int ib_atomic_commit(ib_atomic_file *af, ib_err *err); /* closes; on failure rem
 void ib_atomic_abort(ib_atomic_file *af);               /* closes and removes the temp file */
 int ib_write_file_atomic(const char *path, const void *data, size_t len, ib_err *err);
 
+/* Outputs only into initbench's own directories (docs/RELIABILITY.md, "Outputs"). DIR is created
+ * when missing; an empty directory, or one whose marker file DIR/.initbench names the same kind, is
+ * taken; anything else (a user's directory, a run directory given as a report's) is refused with
+ * IB_EXIT_USAGE and nothing in it touched. The marker is written before any other output, so every
+ * directory initbench writes into carries it. kind: a short word, "run" or "report". */
+int ib_outdir_claim(const char *dir, const char *kind, ib_err *err);
+/* 1 when DIR carries initbench's marker of this kind, 0 otherwise. */
+int ib_outdir_is(const char *dir, const char *kind);
+#define IB_OUTDIR_MARKER ".initbench"
+
 /* Read a whole file into memory (NUL-terminated for convenience). */
 int ib_read_file(const char *path, uint8_t **data, size_t *len, ib_err *err);
 
@@ -61,16 +71,9 @@ int ib_read_file(const char *path, uint8_t **data, size_t *len, ib_err *err);
 int ib_mkdir_p(const char *path, ib_err *err);
 int ib_path_exists(const char *path);
 
-/* An exclusive advisory lock (flock) on DIR/.lock, held until ib_unlock_dir or process exit (a
- * killed process never leaves a stale lock). If another process holds it, fails with a message
- * naming the holder's pid. Returns the lock's file descriptor, or -1. */
-int ib_lock_dir(const char *dir, const char *what, ib_err *err);
-/* The same on any lock file; subject names what it guards in the message. */
-int ib_lock_file(const char *lock_path, const char *subject, const char *what, ib_err *err);
-void ib_unlock_dir(int fd);
-
-/* Remove the temporary files a killed writer left in dir ("<name>.tmp.<pid>", names starting
- * with prefix when given). Only while holding the lock that guards those files: a live writer's
+/* Remove the temporary files a killed writer left in dir (ib_atomic_open's names,
+ * "<name>.tmp.<pid>.<6 random>", plain files owned by this user; names starting with prefix when
+ * given), never following a link. Only while holding the lock that guards those files: a live writer's
  * temporary file looks the same. Returns how many were removed. */
 int ib_remove_stale_temps(const char *dir, const char *prefix);
 

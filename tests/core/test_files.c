@@ -1,13 +1,15 @@
 /* The core file helpers every writer relies on (src/core/util.c): atomic writes leave the old file
  * or the new one and no temporary file, locks exclude a second holder and name the first, stale
  * temporary files are recognised by initbench's own naming only. */
-#define _XOPEN_SOURCE 700
+#define _GNU_SOURCE
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "check.h"
+#include "lock.h"
 #include "tmpdir.h"
 #include "util.h"
 
@@ -73,17 +75,177 @@ static void test_lock(void) {
 }
 
 static void test_stale_temps(void) {
-    touch("curve.csv.tmp.1234");
-    touch("stats.csv.tmp.77");
-    touch("notes.tmp.txt");     /* not a pid */
-    touch("run.json.tmp.12a");  /* not only digits */
+    touch("curve.csv.tmp.1234.Ab3dE9");
+    touch("stats.csv.tmp.77.zzzzzz");
+    touch("notes.tmp.txt");            /* not a pid */
+    touch("run.json.tmp.12a.abcdef");  /* not only digits */
+    touch("run.json.tmp.12.abc");      /* not ib_atomic_open's 6 random characters */
+    touch("curve.csv.tmp.1234");       /* the old name: initbench no longer makes it, never removes it */
     touch("users.csv");
+    CHECK(symlink(path_in("users.csv"), path_in("params.tmp.55.qwerty")) == 0, "symlink");
     CHECK(ib_remove_stale_temps(root, "curve") == 1, "a prefix limits the sweep to its files");
-    CHECK(access(path_in("stats.csv.tmp.77"), F_OK) == 0, "another prefix's temporary file stays");
-    CHECK(ib_remove_stale_temps(root, NULL) == 1, "only <name>.tmp.<digits> is ours");
-    CHECK(access(path_in("notes.tmp.txt"), F_OK) == 0 && access(path_in("run.json.tmp.12a"), F_OK) == 0 &&
+    CHECK(access(path_in("stats.csv.tmp.77.zzzzzz"), F_OK) == 0, "another prefix's temporary file stays");
+    CHECK(ib_remove_stale_temps(root, NULL) == 1, "only <name>.tmp.<digits>.<6 random> plain files are ours");
+    CHECK(access(path_in("notes.tmp.txt"), F_OK) == 0 && access(path_in("run.json.tmp.12a.abcdef"), F_OK) == 0 &&
+              access(path_in("run.json.tmp.12.abc"), F_OK) == 0 && access(path_in("curve.csv.tmp.1234"), F_OK) == 0 &&
               access(path_in("users.csv"), F_OK) == 0,
           "files initbench does not name that way are never removed");
+    struct stat st;
+    CHECK(lstat(path_in("params.tmp.55.qwerty"), &st) == 0 && S_ISLNK(st.st_mode),
+          "a symbolic link with a temporary file's name is left alone");
+    char *t = slurp("users.csv");
+    CHECK(t && !strcmp(t, "x"), "the link's target is untouched");
+    free(t);
+}
+
+/* Planted links at every path the file helpers write: their targets stay untouched. */
+static void test_symlinks(void) {
+    ib_err e = {0};
+    CHECK(ib_mkdir_p(path_in("sym"), &e) == 0, "mkdir: %s", e.msg);
+    touch("victim");
+    /* the destination itself a link: replaced by the new file, the target not written */
+    CHECK(symlink(path_in("victim"), path_in("sym/out.json")) == 0, "symlink");
+    CHECK(ib_write_file_atomic(path_in("sym/out.json"), "{}\n", 3, &e) == 0, "write over a link: %s", e.msg);
+    char *t = slurp("victim");
+    CHECK(t && !strcmp(t, "x"), "the target of a link at the destination is untouched");
+    free(t);
+    struct stat st;
+    CHECK(lstat(path_in("sym/out.json"), &st) == 0 && S_ISREG(st.st_mode), "the link was replaced by a plain file");
+    /* the old predictable temporary name planted as a link: never opened now */
+    char planted[700];
+    snprintf(planted, sizeof planted, "%s.tmp.%ld", path_in("sym/curve.csv"), (long)getpid());
+    CHECK(symlink(path_in("victim"), planted) == 0, "symlink");
+    CHECK(ib_write_file_atomic(path_in("sym/curve.csv"), "step\n", 5, &e) == 0, "write: %s", e.msg);
+    t = slurp("victim");
+    CHECK(t && !strcmp(t, "x"), "a link at the old temporary name is not followed");
+    free(t);
+    /* a lock file that is a link: refused, the target untouched */
+    CHECK(symlink(path_in("victim"), path_in("sym/.lock")) == 0, "symlink");
+    int fd = ib_lock_dir(path_in("sym"), "test holder", &e);
+    CHECK(fd < 0 && e.code == IB_EXIT_USAGE && strstr(e.msg, "symbolic link"), "a linked lock file is refused: %s",
+          e.msg);
+    ib_unlock_dir(fd);
+    t = slurp("victim");
+    CHECK(t && !strcmp(t, "x"), "the linked lock's target is untouched");
+    free(t);
+    unlink(path_in("sym/.lock"));
+    /* a claim that is a link: refused */
+    CHECK(symlink(path_in("victim"), path_in("sym/.lock.claim")) == 0, "symlink");
+    fd = ib_lock_dir(path_in("sym"), "test holder", &e);
+    CHECK(fd < 0 && strstr(e.msg, "not a claim initbench wrote"), "a linked claim is refused: %s", e.msg);
+    ib_unlock_dir(fd);
+    t = slurp("victim");
+    CHECK(t && !strcmp(t, "x"), "the linked claim's target is untouched");
+    free(t);
+}
+
+static int probe_answer;
+static int fake_probe(const char *job) { return strcmp(job, "4242_7") ? -1 : probe_answer; }
+
+static void put_claim(const char *text) {
+    FILE *f = fopen(path_in("cl/.lock.claim"), "w");
+    if (!f) abort();
+    fputs(text, f);
+    fclose(f);
+}
+
+/* Claims: a holder provably gone is taken over, one that may be alive is refused and named. */
+static void test_claims(void) {
+    ib_err e = {0};
+    CHECK(ib_mkdir_p(path_in("cl"), &e) == 0, "mkdir: %s", e.msg);
+    char self[512], host[256];
+    ib_claim_describe_self(self, sizeof self);
+    CHECK(sscanf(self, "host=%255s", host) == 1, "own claim: %s", self);
+    int fd = ib_lock_dir(path_in("cl"), "test holder", &e);
+    CHECK(fd >= 0, "lock: %s", e.msg);
+    char *t = slurp("cl/.lock.claim");
+    CHECK(t && strstr(t, self), "the claim names this process: %s", t ? t : "(none)");
+    free(t);
+    ib_unlock_dir(fd);
+    CHECK(access(path_in("cl/.lock.claim"), F_OK) != 0, "released: the claim is gone");
+
+    /* same host, a pid that does not exist (beyond pid_max): stale, taken over */
+    char text[600];
+    snprintf(text, sizeof text, "host=%s pid=2147483646 start=1 job=-\n", host);
+    put_claim(text);
+    fd = ib_lock_dir(path_in("cl"), "test holder", &e);
+    CHECK(fd >= 0, "a claim of a gone process on this host is taken over: %s", e.msg);
+    ib_unlock_dir(fd);
+    /* same host, a live process (pid 1) with its real start time: refused */
+    put_claim("");
+    FILE *f = fopen("/proc/1/stat", "r");
+    unsigned long long start = 0;
+    if (f) {
+        char buf[1024];
+        size_t n = fread(buf, 1, sizeof buf - 1, f);
+        buf[n] = 0;
+        fclose(f);
+        const char *p = strrchr(buf, ')');
+        for (int field = 2; p && *p && field < 22; p++)
+            if (*p == ' ') field++;
+        if (p) sscanf(p, "%llu", &start);
+    }
+    snprintf(text, sizeof text, "host=%s pid=1 start=%llu job=-\n", host, start);
+    put_claim(text);
+    fd = ib_lock_dir(path_in("cl"), "test holder", &e);
+    CHECK(fd < 0 && strstr(e.msg, "pid 1") && strstr(e.msg, ".lock.claim"), "a live holder is refused: %s", e.msg);
+    /* the same pid with another start time: the pid was reused, the claim is stale */
+    snprintf(text, sizeof text, "host=%s pid=1 start=%llu job=-\n", host, start + 12345);
+    put_claim(text);
+    fd = ib_lock_dir(path_in("cl"), "test holder", &e);
+    CHECK(fd >= 0, "a reused pid's claim is taken over: %s", e.msg);
+    ib_unlock_dir(fd);
+    /* another host: refused unless its Slurm job is provably gone */
+    put_claim("host=node-17.cluster pid=99 start=5 job=4242_7\n");
+    fd = ib_lock_dir(path_in("cl"), "test holder", &e);
+    CHECK(fd < 0 && strstr(e.msg, "node-17.cluster") && strstr(e.msg, "4242_7"),
+          "another host's claim without a probe is refused, naming host and job: %s", e.msg);
+    ib_lock_set_job_probe(fake_probe);
+    probe_answer = 1;
+    fd = ib_lock_dir(path_in("cl"), "test holder", &e);
+    CHECK(fd < 0, "its job still queued: refused");
+    probe_answer = -1;
+    fd = ib_lock_dir(path_in("cl"), "test holder", &e);
+    CHECK(fd < 0, "squeue cannot tell: refused");
+    probe_answer = 0;
+    fd = ib_lock_dir(path_in("cl"), "test holder", &e);
+    CHECK(fd >= 0, "its job gone from the queue: taken over: %s", e.msg);
+    ib_unlock_dir(fd);
+    ib_lock_set_job_probe(NULL);
+    /* text that is not a claim (someone else's file): refused, named */
+    put_claim("host=a`touch x` pid=1\n");
+    fd = ib_lock_dir(path_in("cl"), "test holder", &e);
+    CHECK(fd < 0 && strstr(e.msg, "not a claim initbench wrote"), "a forged claim is refused: %s", e.msg);
+    unlink(path_in("cl/.lock.claim"));
+}
+
+/* Outputs only into initbench's own directories. */
+static void test_outdir(void) {
+    ib_err e = {0};
+    CHECK(ib_outdir_claim(path_in("od/new"), "run", &e) == 0, "a missing directory is made: %s", e.msg);
+    CHECK(ib_outdir_is(path_in("od/new"), "run"), "and marked");
+    CHECK(ib_outdir_claim(path_in("od/new"), "run", &e) == 0, "its own marked directory is taken again: %s", e.msg);
+    CHECK(ib_outdir_claim(path_in("od/new"), "report", &e) != 0 && e.code == IB_EXIT_USAGE && strstr(e.msg, "run directory"),
+          "a run directory is not a report directory: %s", e.msg);
+    CHECK(ib_mkdir_p(path_in("od/empty"), &e) == 0, "mkdir");
+    CHECK(ib_outdir_claim(path_in("od/empty"), "report", &e) == 0 && ib_outdir_is(path_in("od/empty"), "report"),
+          "an empty directory is taken: %s", e.msg);
+    CHECK(ib_mkdir_p(path_in("od/home"), &e) == 0, "mkdir");
+    touch("od/home/thesis.tex");
+    CHECK(ib_outdir_claim(path_in("od/home"), "run", &e) != 0 && e.code == IB_EXIT_USAGE && strstr(e.msg, "thesis.tex"),
+          "a user's directory is refused: %s", e.msg);
+    char *t = slurp("od/home/thesis.tex");
+    CHECK(t && !strcmp(t, "x") && access(path_in("od/home/" IB_OUTDIR_MARKER), F_OK) != 0,
+          "and nothing in it touched");
+    free(t);
+    /* a marker that is a link to a marked directory's marker does not count */
+    CHECK(ib_mkdir_p(path_in("od/linked"), &e) == 0, "mkdir");
+    CHECK(symlink(path_in("od/new/" IB_OUTDIR_MARKER), path_in("od/linked/" IB_OUTDIR_MARKER)) == 0, "symlink");
+    CHECK(!ib_outdir_is(path_in("od/linked"), "run") && ib_outdir_claim(path_in("od/linked"), "run", &e) != 0,
+          "a linked marker is not initbench's: %s", e.msg);
+    touch("od/file");
+    CHECK(ib_outdir_claim(path_in("od/file"), "run", &e) != 0 && strstr(e.msg, "not a directory"),
+          "a file in the way: %s", e.msg);
 }
 
 static void test_mkdir(void) {
@@ -98,6 +260,9 @@ int main(void) {
     test_atomic();
     test_lock();
     test_stale_temps();
+    test_symlinks();
+    test_claims();
+    test_outdir();
     test_mkdir();
     test_tmpdir_remove(root);
     return check_finish("core files");
