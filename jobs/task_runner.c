@@ -1,4 +1,5 @@
 #include "task_runner.h"
+#include "lock.h"
 
 #include <fcntl.h>
 #include <signal.h>
@@ -15,6 +16,7 @@
 #include "rundir.h"
 #include "sweep.h"
 #include "task_state.h"
+#include "train.h"
 
 /* ---- signals: passed on to the running train ------------------------------------------------ */
 
@@ -65,10 +67,11 @@ static void failure_reason_from_log(const char *log, char *buf, size_t len) {
  * files. Returns the descriptor (-1: none, train's output is lost) and the path in log. */
 static int open_task_log(const sweep *sw, const sweep_task *t, const char *out, char *log, size_t len) {
     snprintf(log, len, "%s/train.log", out);
-    int fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    /* never through a planted link: the log would land in whatever file it points at */
+    int fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0644);
     if (fd < 0) {
         sweep_path(sw, log, len, "tasks/%04d.log", t->index);
-        fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+        fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0644);
     }
     return fd;
 }
@@ -164,7 +167,7 @@ static int run_one(const sweep *sw, const sweep_task *t, const char *self, int t
         fprintf(stderr, "initbench: task %d: cannot write its record: %s\n", t->index, err.msg);
         return 1;
     }
-    if (ib_mkdir_p(out, &err)) {
+    if (ib_train_claim_out(out, &err)) { /* the marker before train.log, the directory's first file */
         ib_err e2;
         sweep_write_record(sw, t, "failed", err.msg, -1, NULL, started, &e2);
         if (!quiet) fprintf(stderr, "task %d %s: failed: %s\n", t->index, t->dir, err.msg);

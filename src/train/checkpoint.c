@@ -3,6 +3,7 @@
 #include "checkpoint.h"
 
 #include <cjson/cJSON.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -74,8 +75,61 @@ static double unhex(const cJSON *arr, int i) {
     return cJSON_IsString(x) ? strtod(x->valuestring, NULL) : NAN;
 }
 
-int ib_checkpoint_load(const char *out, ib_trainer *t, const char *config_text, ib_loop_state *ls, int max_rows,
-                       ib_err *err) {
+ib_curve_row *ib_loop_new_row(ib_loop_state *ls) {
+    if (ls->n_rows == ls->rows_cap) {
+        int cap = ls->rows_cap ? 2 * ls->rows_cap : 64;
+        ib_curve_row *r = realloc(ls->rows, (size_t)cap * sizeof *r);
+        if (!r) ib_die(IB_EXIT_INTERNAL, "out of memory for %d curve rows", cap);
+        ls->rows = r;
+        ls->rows_cap = cap;
+    }
+    ib_curve_row *r = &ls->rows[ls->n_rows++];
+    memset(r, 0, sizeof *r);
+    return r;
+}
+
+/* The state's numbers, checked before any cast: 0, or -1 with why. */
+static int state_check(const cJSON *rows, const cJSON *acc, const cJSON *step, const ib_train_config *cfg,
+                       char *why, size_t len) {
+    if (!cJSON_IsArray(rows) || !cJSON_IsArray(acc) || cJSON_GetArraySize(acc) != 3 || !cJSON_IsNumber(step)) {
+        snprintf(why, len, "state lacks step, curve or train_accumulators");
+        return -1;
+    }
+    const double s = step->valuedouble;
+    if (!(s >= 0 && s <= (double)cfg->steps) || s != floor(s)) {
+        snprintf(why, len, "step %g outside 0..%lld", s, cfg->steps);
+        return -1;
+    }
+    /* one row per evaluation up to the step (every eval_every steps, and step 0) */
+    const long long max_rows = (long long)s / cfg->eval_every + 2;
+    const int n = cJSON_GetArraySize(rows);
+    if (n > max_rows) {
+        snprintf(why, len, "%d curve rows where step %lld allows at most %lld", n, (long long)s, max_rows);
+        return -1;
+    }
+    double prev = -1;
+    for (int i = 0; i < n; i++) {
+        const cJSON *r = cJSON_GetArrayItem(rows, i);
+        const double rs = cJSON_IsArray(r) && cJSON_GetArraySize(r) == 6 ? unhex(r, 0) : NAN;
+        const double acc_v = unhex(r, 1), el = unhex(r, 5);
+        if (!(rs > prev && rs <= s) || rs != floor(rs) || !(isnan(acc_v) || (acc_v >= 0 && acc_v <= 1)) ||
+            !(el >= 0 && el < 1e12)) {
+            snprintf(why, len, "curve row %d malformed (step, accuracy or time out of range)", i);
+            return -1;
+        }
+        prev = rs;
+    }
+    const double loss = unhex(acc, 0), correct = unhex(acc, 1), batches = unhex(acc, 2);
+    (void)loss; /* any double: a diverging run's loss may be inf or NaN */
+    if (!(correct >= 0 && correct <= (double)INT_MAX) || !(batches >= 0 && batches <= (double)INT_MAX) ||
+        correct != floor(correct) || batches != floor(batches)) {
+        snprintf(why, len, "train_accumulators out of range");
+        return -1;
+    }
+    return 0;
+}
+
+int ib_checkpoint_load(const char *out, ib_trainer *t, const char *config_text, ib_loop_state *ls, ib_err *err) {
     char path[4200];
     snprintf(path, sizeof path, "%s/checkpoint.safetensors", out);
     if (!ib_path_exists(path)) return 0;
@@ -118,10 +172,9 @@ int ib_checkpoint_load(const char *out, ib_trainer *t, const char *config_text, 
     const cJSON *rows = cJSON_GetObjectItemCaseSensitive(st, "curve");
     const cJSON *acc = cJSON_GetObjectItemCaseSensitive(st, "train_accumulators");
     const cJSON *step = cJSON_GetObjectItemCaseSensitive(st, "step");
-    if (!rc && (!cJSON_IsArray(rows) || !cJSON_IsArray(acc) || !cJSON_IsNumber(step) ||
-                cJSON_GetArraySize(rows) > max_rows || step->valuedouble < 0 ||
-                step->valuedouble > (double)t->cfg->steps))
-        rc = ib_fail(err, IB_EXIT_USAGE, "%s: malformed checkpoint state", path);
+    char why[160];
+    if (!rc && state_check(rows, acc, step, t->cfg, why, sizeof why))
+        rc = ib_fail(err, IB_EXIT_USAGE, "%s: malformed checkpoint state: %s", path, why);
     if (!rc) {
         ib_net_params_from_host(net, host);
         t->be->upload(t->be, net->opt_m, host + total, total * sizeof(float));
@@ -130,10 +183,11 @@ int ib_checkpoint_load(const char *out, ib_trainer *t, const char *config_text, 
         ls->loss_acc = unhex(acc, 0);
         ls->correct_acc = (int)unhex(acc, 1);
         ls->batches_acc = (int)unhex(acc, 2);
-        ls->n_rows = cJSON_GetArraySize(rows);
-        for (int i = 0; i < ls->n_rows; i++) {
+        ls->n_rows = 0;
+        const int n_rows = cJSON_GetArraySize(rows);
+        for (int i = 0; i < n_rows; i++) {
             const cJSON *r = cJSON_GetArrayItem(rows, i);
-            ib_curve_row *c = &ls->rows[i];
+            ib_curve_row *c = ib_loop_new_row(ls);
             c->step = (long long)unhex(r, 0);
             c->test_accuracy = unhex(r, 1), c->test_loss = unhex(r, 2), c->train_loss = unhex(r, 3);
             c->train_accuracy = unhex(r, 4), c->elapsed_s = unhex(r, 5);

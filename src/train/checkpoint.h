@@ -10,8 +10,8 @@
 /* Where the training loop stands: what a checkpoint saves and a resume restores. */
 typedef struct ib_loop_state {
     long long step; /* next step to run */
-    ib_curve_row *rows;
-    int n_rows;
+    ib_curve_row *rows; /* grown as evaluations happen: memory follows the work done, not --steps */
+    int n_rows, rows_cap;
     double loss_acc;
     int correct_acc, batches_acc;
 } ib_loop_state;
@@ -20,8 +20,12 @@ typedef struct ib_loop_state {
 int ib_checkpoint_save(const char *out, const ib_trainer *t, const char *config_text, const ib_loop_state *ls,
                        ib_err *err);
 /* Returns 0 with ls->step == 0 when there is no checkpoint; a checkpoint of another config is
- * an error (the directory holds a different run). At most max_rows curve rows are restored. */
-int ib_checkpoint_load(const char *out, ib_trainer *t, const char *config_text, ib_loop_state *ls, int max_rows,
-                       ib_err *err);
+ * an error (the directory holds a different run). Everything read is checked before use (the file
+ * may come from someone else): the step within the run, at most one curve row per evaluation the
+ * schedule allows up to that step, rows in step order, counts that fit their types. */
+int ib_checkpoint_load(const char *out, ib_trainer *t, const char *config_text, ib_loop_state *ls, ib_err *err);
+
+/* The next curve row (zeroed), growing ls->rows as needed. */
+ib_curve_row *ib_loop_new_row(ib_loop_state *ls);
 
 #endif

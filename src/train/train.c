@@ -2,6 +2,7 @@
  * src/rundir): curve.csv after every evaluation, run.json at the start and the end,
  * checkpoint.safetensors every --checkpoint-every steps and on a stop signal, the parameters. */
 #include "train.h"
+#include "lock.h"
 
 #include <cjson/cJSON.h>
 #include <limits.h>
@@ -76,6 +77,27 @@ void ib_train_keep_stop_signals(void) {
     install_stop_handlers(previous);
 }
 
+static void remove_checkpoint(const char *out) {
+    char path[4200];
+    snprintf(path, sizeof path, "%s/checkpoint.safetensors", out);
+    unlink(path);
+}
+
+int ib_train_claim_out(const char *out, ib_err *err) {
+    if (ib_outdir_is(out, "run")) return 0;
+    /* a run directory of an initbench from before the marker: its run.json says so */
+    ib_run_record rec;
+    ib_err e;
+    int legacy = ib_run_record_read(out, &rec, &e) == 0 && rec.present && rec.parsed && rec.config_text;
+    ib_run_record_free(&rec);
+    if (legacy) {
+        char path[4200];
+        snprintf(path, sizeof path, "%s/" IB_OUTDIR_MARKER, out);
+        return ib_write_file_atomic(path, "initbench run\n", 14, err);
+    }
+    return ib_outdir_claim(out, "run", err);
+}
+
 /* What DIR/run.json says about this config: 0 no run there, 1 complete (or diverged) for this very
  * config, 2 unfinished for this config, -1 a run of another config (refused: never overwrite it). */
 static int existing_run(const char *out, const char *config_text, ib_train_result *res) {
@@ -104,12 +126,14 @@ typedef struct run_ctx {
     char *config_text; /* the config as run.json and the checkpoint record it */
     ib_trainer t;
     ib_loop_state ls;
-    int max_rows, lock_fd, have_trainer, have_stats;
+    int lock_fd, have_trainer, have_stats;
     ib_stats_recorder stats;
     ib_counters counters;
     progress prog;
     cJSON *run; /* run.json as written at the start, completed at the end */
-    double *step_ms;
+    double *step_ms;   /* a uniform sample of the step times: all of them up to STEP_SAMPLE steps */
+    long long step_ms_seen;
+    unsigned long long sample_rng;
     double t0, cpu0, eval_total, train_total, elapsed_base;
     long long first_step, step, diverged_at;
     const char *status;
@@ -127,21 +151,12 @@ static void run_release(run_ctx *c) {
     ib_unlock_dir(c->lock_fd);
 }
 
-/* The trainer, the locked run directory, a checkpoint to resume from, statistics files. */
+/* The trainer, a checkpoint to resume from, statistics files (the run directory is locked). */
 static int run_open(run_ctx *c, const ib_dataset *ds, ib_err *err) {
     const ib_train_config *cfg = c->cfg;
     if (ib_trainer_init(&c->t, cfg, ds, err)) return err->code;
     c->have_trainer = 1;
-    c->max_rows = (int)(cfg->steps / cfg->eval_every) + 2;
-    c->ls.rows = ib_xcalloc((size_t)c->max_rows, sizeof *c->ls.rows);
-    int rc = ib_mkdir_p(c->out, err);
-    if (!rc) { /* one process per run directory: a second one would interleave its writes */
-        c->lock_fd = ib_lock_dir(c->out, "initbench run", err);
-        if (c->lock_fd < 0) rc = err->code;
-        else if (ib_remove_stale_temps(c->out, NULL) > 0) /* left by a writer killed mid-write */
-            fprintf(stderr, "initbench: %s: removed temporary files of an interrupted write\n", c->out);
-    }
-    if (!rc) rc = ib_checkpoint_load(c->out, &c->t, c->config_text, &c->ls, c->max_rows, err);
+    int rc = ib_checkpoint_load(c->out, &c->t, c->config_text, &c->ls, err);
     if (rc) return rc;
     c->first_step = c->step = c->ls.step;
     if (cfg->stats_every > 0) {
@@ -205,7 +220,7 @@ static int evaluate_point(run_ctx *c, long long step, ib_err *err) {
         ls->batches_acc = 1;
     }
     double te = ib_now();
-    ib_curve_row *r = &ls->rows[ls->n_rows++];
+    ib_curve_row *r = ib_loop_new_row(ls);
     r->step = step;
     ib_trainer_evaluate(&c->t, &r->test_accuracy, &r->test_loss);
     c->eval_total += ib_now() - te;
@@ -223,7 +238,7 @@ static int evaluate_point(run_ctx *c, long long step, ib_err *err) {
 static int record_divergence(run_ctx *c, double loss, ib_err *err) {
     c->diverged_at = c->step;
     c->status = "diverged";
-    ib_curve_row *r = &c->ls.rows[c->ls.n_rows++];
+    ib_curve_row *r = ib_loop_new_row(&c->ls);
     r->step = c->step + 1;
     r->test_accuracy = NAN;
     r->test_loss = NAN;
@@ -232,6 +247,21 @@ static int record_divergence(run_ctx *c, double loss, ib_err *err) {
     r->elapsed_s = c->elapsed_base + ib_now() - c->t0;
     c->step++;
     return ib_curve_write(c->out, c->ls.rows, c->ls.n_rows, err);
+}
+
+/* Step times for the median and p90 in run.json, in bounded memory: every time up to STEP_SAMPLE
+ * steps (exact quantiles), then a uniform sample of that size (reservoir sampling, a fixed-seed
+ * generator: the sample does not touch the run's own random streams). */
+enum { STEP_SAMPLE = 1 << 16 };
+static void sample_step_time(run_ctx *c, double ms) {
+    long long seen = c->step_ms_seen++;
+    if (seen < STEP_SAMPLE) {
+        c->step_ms[seen] = ms;
+        return;
+    }
+    c->sample_rng = c->sample_rng * 6364136223846793005ULL + 1442695040888963407ULL;
+    unsigned long long j = (c->sample_rng >> 11) % (unsigned long long)(seen + 1);
+    if (j < STEP_SAMPLE) c->step_ms[j] = ms;
 }
 
 /* Steps from the first (0, or the checkpoint's) to cfg->steps: evaluations on schedule,
@@ -261,7 +291,7 @@ static int train_loop(run_ctx *c, ib_err *err) {
             rc = err->code;
             break;
         }
-        c->step_ms[step - c->first_step] = 1e3 * dt;
+        sample_step_time(c, 1e3 * dt);
         c->train_total += dt;
         if (!isfinite(loss)) {
             rc = record_divergence(c, loss, err);
@@ -280,15 +310,13 @@ static int run_result(run_ctx *c, int rc, ib_train_result *res, ib_err *err) {
     const long long steps = c->cfg->steps;
     const int interrupted = !strcmp(c->status, "interrupted");
     long long steps_done = c->diverged_at >= 0 ? c->diverged_at + 1 : (c->step < steps ? c->step : steps);
-    if (!rc && !interrupted) {
+    if (!rc && !interrupted) { /* the checkpoint goes only once the final run.json is durable */
         char path[4200];
         snprintf(path, sizeof path, "%s/params.safetensors", c->out);
         rc = ib_save_params(&c->t.net, path, c->cfg, steps_done, err);
-        snprintf(path, sizeof path, "%s/checkpoint.safetensors", c->out);
-        if (!rc) unlink(path);
     }
     res->wall_s = ib_now() - c->t0;
-    long long timed = steps_done - c->first_step;
+    long long timed = c->step_ms_seen < STEP_SAMPLE ? c->step_ms_seen : STEP_SAMPLE;
     if (timed > 0) {
         qsort(c->step_ms, (size_t)timed, sizeof(double), ib_cmp_double);
         res->step_ms_median = c->step_ms[timed / 2];
@@ -361,22 +389,35 @@ int ib_train_run(const ib_train_config *cfg, const ib_dataset *ds, const char *o
     cJSON *config_json = ib_train_config_to_json(cfg);
     c.config_text = cJSON_PrintUnformatted(config_json);
     cJSON_Delete(config_json);
+    /* The directory and its lock first: whether the run is complete is decided under the lock, so
+     * a run that another process finishes meanwhile is seen complete, never restarted. */
+    int rc = ib_train_claim_out(out, err);
+    if (!rc && (c.lock_fd = ib_lock_dir(out, "initbench run", err)) < 0) rc = err->code;
+    if (rc) {
+        free(c.config_text);
+        return rc;
+    }
+    if (ib_remove_stale_temps(out, NULL) > 0) /* left by a writer killed mid-write */
+        fprintf(stderr, "initbench: %s: removed temporary files of an interrupted write\n", out);
+    if (getenv("IB_TEST_PAUSE_AFTER_LOCK")) /* test hook: widens the start-up window the race test aims at */
+        usleep((useconds_t)(1e6 * atof(getenv("IB_TEST_PAUSE_AFTER_LOCK"))));
     int existing = existing_run(out, c.config_text, res);
     if (existing == 1) {
         res->already_complete = 1;
-        free(c.config_text);
+        remove_checkpoint(out); /* left by a run killed after its final run.json */
+        run_release(&c);
         return 0;
     }
     if (existing < 0) {
-        free(c.config_text);
+        run_release(&c);
         return ib_fail(err, IB_EXIT_USAGE,
                        "%s holds a run of a different configuration; use another --out (or delete it)", out);
     }
-    int rc = run_open(&c, ds, err);
+    rc = run_open(&c, ds, err);
     if (!rc) rc = run_begin(&c, err);
     if (c.run) {
         install_stop_handlers(c.old_handlers); /* a signal already caught while loading is kept */
-        c.step_ms = ib_xcalloc((size_t)(cfg->steps > 0 ? cfg->steps : 1), sizeof(double));
+        c.step_ms = ib_xcalloc(STEP_SAMPLE, sizeof(double));
         c.t0 = ib_now(), c.cpu0 = ib_cpu_time();
         /* elapsed_s continues from the checkpoint's last row */
         c.elapsed_base = c.ls.n_rows ? c.ls.rows[c.ls.n_rows - 1].elapsed_s : 0;
@@ -388,6 +429,7 @@ int ib_train_run(const ib_train_config *cfg, const ib_dataset *ds, const char *o
         ib_err err2;
         int rc2 = ib_rundir_write_json(out, "run.json", c.run, rc ? &err2 : err);
         if (!rc) rc = rc2;
+        if (!rc && !res->interrupted_by) remove_checkpoint(out);
     }
     run_release(&c);
     return rc;

@@ -60,8 +60,13 @@ int ib_trainer_find_nonfinite(ib_trainer *t, char *what, size_t len);
 /* Test-set accuracy and mean loss, forward only. */
 void ib_trainer_evaluate(ib_trainer *t, double *accuracy, double *loss);
 
+/* The run: the directory is claimed (ib_train_claim_out) and locked before anything in it is read,
+ * so whether the run is already complete is decided under the lock. */
 int ib_train_run(const ib_train_config *cfg, const ib_dataset *ds, const char *out_dir, ib_train_result *res,
                  ib_err *err);
+/* Make OUT a run directory initbench may write (ib_outdir_claim of kind "run"): missing, empty or
+ * marked; a directory from an initbench before the marker is recognised by its run.json. */
+int ib_train_claim_out(const char *out, ib_err *err);
 /* From now on SIGTERM, SIGINT and SIGUSR1 (Slurm preemption, time limit) are kept instead of
  * killing the process: the next ib_train_run acts on one caught while its data loads at its first
  * step boundary, with a checkpoint. */
