@@ -154,6 +154,10 @@ static void run_release(run_ctx *c) {
 /* The trainer, a checkpoint to resume from, statistics files (the run directory is locked). */
 static int run_open(run_ctx *c, const ib_dataset *ds, ib_err *err) {
     const ib_train_config *cfg = c->cfg;
+    /* Test hook (tests/test_security.sh race): a slow start-up, the window in which a run judged
+     * unfinished used to be finished by another process before this one took the lock. */
+    const char *delay = getenv("IB_TEST_STARTUP_DELAY");
+    if (delay && *delay) usleep((useconds_t)(1e6 * fmin(atof(delay), 60)));
     if (ib_trainer_init(&c->t, cfg, ds, err)) return err->code;
     c->have_trainer = 1;
     int rc = ib_checkpoint_load(c->out, &c->t, c->config_text, &c->ls, err);
@@ -399,8 +403,6 @@ int ib_train_run(const ib_train_config *cfg, const ib_dataset *ds, const char *o
     }
     if (ib_remove_stale_temps(out, NULL) > 0) /* left by a writer killed mid-write */
         fprintf(stderr, "initbench: %s: removed temporary files of an interrupted write\n", out);
-    if (getenv("IB_TEST_PAUSE_AFTER_LOCK")) /* test hook: widens the start-up window the race test aims at */
-        usleep((useconds_t)(1e6 * atof(getenv("IB_TEST_PAUSE_AFTER_LOCK"))));
     int existing = existing_run(out, c.config_text, res);
     if (existing == 1) {
         res->already_complete = 1;
