@@ -129,6 +129,32 @@ static int state_check(const cJSON *rows, const cJSON *acc, const cJSON *step, c
     return 0;
 }
 
+int ib_checkpoint_state_read(const char *state_text, const ib_train_config *cfg, ib_loop_state *ls, char *why,
+                             size_t len) {
+    cJSON *st = cJSON_Parse(state_text);
+    const cJSON *rows = cJSON_GetObjectItemCaseSensitive(st, "curve");
+    const cJSON *acc = cJSON_GetObjectItemCaseSensitive(st, "train_accumulators");
+    const cJSON *step = cJSON_GetObjectItemCaseSensitive(st, "step");
+    int rc = st ? state_check(rows, acc, step, cfg, why, len) : (snprintf(why, len, "state is not JSON"), -1);
+    if (!rc) {
+        ls->step = (long long)step->valuedouble;
+        ls->loss_acc = unhex(acc, 0);
+        ls->correct_acc = (int)unhex(acc, 1);
+        ls->batches_acc = (int)unhex(acc, 2);
+        ls->n_rows = 0;
+        const int n_rows = cJSON_GetArraySize(rows);
+        for (int i = 0; i < n_rows; i++) {
+            const cJSON *r = cJSON_GetArrayItem(rows, i);
+            ib_curve_row *c = ib_loop_new_row(ls);
+            c->step = (long long)unhex(r, 0);
+            c->test_accuracy = unhex(r, 1), c->test_loss = unhex(r, 2), c->train_loss = unhex(r, 3);
+            c->train_accuracy = unhex(r, 4), c->elapsed_s = unhex(r, 5);
+        }
+    }
+    cJSON_Delete(st);
+    return rc;
+}
+
 int ib_checkpoint_load(const char *out, ib_trainer *t, const char *config_text, ib_loop_state *ls, ib_err *err) {
     char path[4200];
     snprintf(path, sizeof path, "%s/checkpoint.safetensors", out);
@@ -140,8 +166,7 @@ int ib_checkpoint_load(const char *out, ib_trainer *t, const char *config_text, 
     const char *fmt = meta_get(meta, n_meta, "format"), *cfg = meta_get(meta, n_meta, "config");
     const char *state = meta_get(meta, n_meta, "state");
     ib_net *net = &t->net;
-    cJSON *st = state ? cJSON_Parse(state) : NULL;
-    if (!fmt || strcmp(fmt, "initbench-checkpoint-1") || !cfg || !st || n != 3 * net->n_params) {
+    if (!fmt || strcmp(fmt, "initbench-checkpoint-1") || !cfg || !state || n != 3 * net->n_params) {
         rc = ib_fail(err, IB_EXIT_USAGE, "%s: not an initbench checkpoint of this network", path);
         goto done;
     }
@@ -169,33 +194,16 @@ int ib_checkpoint_load(const char *out, ib_trainer *t, const char *config_text, 
         }
         memcpy(host + (size_t)(i / net->n_params) * total + P->offset, ts[i].data, cnt * sizeof(float));
     }
-    const cJSON *rows = cJSON_GetObjectItemCaseSensitive(st, "curve");
-    const cJSON *acc = cJSON_GetObjectItemCaseSensitive(st, "train_accumulators");
-    const cJSON *step = cJSON_GetObjectItemCaseSensitive(st, "step");
     char why[160];
-    if (!rc && state_check(rows, acc, step, t->cfg, why, sizeof why))
+    if (!rc && ib_checkpoint_state_read(state, t->cfg, ls, why, sizeof why))
         rc = ib_fail(err, IB_EXIT_USAGE, "%s: malformed checkpoint state: %s", path, why);
     if (!rc) {
         ib_net_params_from_host(net, host);
         t->be->upload(t->be, net->opt_m, host + total, total * sizeof(float));
         t->be->upload(t->be, net->opt_v, host + 2 * total, total * sizeof(float));
-        ls->step = (long long)step->valuedouble;
-        ls->loss_acc = unhex(acc, 0);
-        ls->correct_acc = (int)unhex(acc, 1);
-        ls->batches_acc = (int)unhex(acc, 2);
-        ls->n_rows = 0;
-        const int n_rows = cJSON_GetArraySize(rows);
-        for (int i = 0; i < n_rows; i++) {
-            const cJSON *r = cJSON_GetArrayItem(rows, i);
-            ib_curve_row *c = ib_loop_new_row(ls);
-            c->step = (long long)unhex(r, 0);
-            c->test_accuracy = unhex(r, 1), c->test_loss = unhex(r, 2), c->train_loss = unhex(r, 3);
-            c->train_accuracy = unhex(r, 4), c->elapsed_s = unhex(r, 5);
-        }
     }
     free(host);
 done:
-    cJSON_Delete(st);
     ib_safetensors_free(ts, n);
     ib_safetensors_meta_free(meta, n_meta);
     return rc;

@@ -25,6 +25,12 @@ int ib_checkpoint_save(const char *out, const ib_trainer *t, const char *config_
  * schedule allows up to that step, rows in step order, counts that fit their types. */
 int ib_checkpoint_load(const char *out, ib_trainer *t, const char *config_text, ib_loop_state *ls, ib_err *err);
 
+/* The checkpoint's "state" metadata (JSON: step, train_accumulators, curve) into ls, for a run of
+ * cfg: 0, or -1 with why (ls unchanged). The part of a checkpoint
+ * that is not a tensor container, and what fuzz_checkpoint drives. */
+int ib_checkpoint_state_read(const char *state_text, const ib_train_config *cfg, ib_loop_state *ls, char *why,
+                             size_t len);
+
 /* The next curve row (zeroed), growing ls->rows as needed. */
 ib_curve_row *ib_loop_new_row(ib_loop_state *ls);
 
