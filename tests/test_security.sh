@@ -107,16 +107,19 @@ symlinks)
 
 race)
   need_data
-  # A runs; B (the same command) starts while A is in its last steps and spends its start-up in
-  # IB_TEST_STARTUP_DELAY, long enough for A to finish meanwhile. Before the fix B had already
-  # judged the run unfinished, then took the freed lock and trained it again from step 0,
-  # overwriting A's complete run.json. Now B judges under the lock: refused or already complete.
+  # A runs; B (the same command) starts while A is mid-run and stays in its start-up until A has
+  # finished (IB_TEST_STARTUP_WAIT_FOR: B waits for a file the test creates once A has exited).
+  # Before the fix B had already judged the run unfinished, then took the freed lock and trained
+  # it again from step 0, overwriting A's complete run.json. Now B judges under the lock, which it
+  # takes before its start-up: refused while A holds the run.
   args="--stddev 0.1 --steps 40 --eval-every 10 --checkpoint-every 10 $small --progress none --seed 4"
   "$ib" train $args --out "$tmp/ref" 2>/dev/null || fail "reference run"
   "$ib" train $args --out "$tmp/r" 2>"$tmp/a.err" & a=$!
-  for _ in $(seq 400); do grep -q '"step":30\|^30,' "$tmp/r/curve.csv" 2>/dev/null && break; sleep 0.02; done
-  IB_TEST_STARTUP_DELAY=4 "$ib" train $args --out "$tmp/r" 2>"$tmp/b.err"; b_rc=$?
+  for _ in $(seq 400); do grep -q '^10,' "$tmp/r/curve.csv" 2>/dev/null && break; sleep 0.02; done
+  IB_TEST_STARTUP_WAIT_FOR="$tmp/go" "$ib" train $args --out "$tmp/r" 2>"$tmp/b.err" & b=$!
   wait $a; a_rc=$?
+  touch "$tmp/go"
+  wait $b; b_rc=$?
   [ $a_rc -eq 0 ] && ok "A finished" || fail "A: rc $a_rc $(cat "$tmp/a.err")"
   if [ $b_rc -eq 2 ] && grep -q "in use by another initbench run" "$tmp/b.err"; then
     ok "B refused while A held the run: '$(head -c 150 "$tmp/b.err")'"
@@ -125,7 +128,7 @@ race)
   else
     fail "B: rc $b_rc: $(cat "$tmp/b.err")"
   fi
-  grep -q "resuming\|done:" "$tmp/b.err" && fail "B trained the run again" || ok "B did not train"
+  grep -q "resuming\|done:" "$tmp/b.err" && fail "B trained the run again: $(cat "$tmp/b.err")" || ok "B did not train"
   /usr/bin/python3 - "$tmp/r/run.json" <<'PY' && ok "run.json is A's, complete" || fail "run.json is not A's complete record"
 import json, sys
 r = json.load(open(sys.argv[1]))
@@ -133,8 +136,8 @@ assert r["status"] == "complete" and "resumed_from_step" not in r, r.get("status
 PY
   cmp -s "$tmp/ref/params.safetensors" "$tmp/r/params.safetensors" && ok "parameters identical to an undisturbed run" \
     || fail "parameters differ"
-  # the same, with B started after A is done but while A's last files are written: same outcome
-  IB_TEST_STARTUP_DELAY=0 "$ib" train $args --out "$tmp/r" 2>"$tmp/b.err" && grep -q "already complete" "$tmp/b.err" \
+  # B started after A is done: already complete
+  "$ib" train $args --out "$tmp/r" 2>"$tmp/b.err" && grep -q "already complete" "$tmp/b.err" \
     && ok "a later B: already complete" || fail "later B: $(cat "$tmp/b.err")"
   finish ;;
 

@@ -154,10 +154,11 @@ static void run_release(run_ctx *c) {
 /* The trainer, a checkpoint to resume from, statistics files (the run directory is locked). */
 static int run_open(run_ctx *c, const ib_dataset *ds, ib_err *err) {
     const ib_train_config *cfg = c->cfg;
-    /* Test hook (tests/test_security.sh race): a slow start-up, the window in which a run judged
-     * unfinished used to be finished by another process before this one took the lock. */
-    const char *delay = getenv("IB_TEST_STARTUP_DELAY");
-    if (delay && *delay) usleep((useconds_t)(1e6 * fmin(atof(delay), 60)));
+    /* Test hook (tests/test_security.sh race): a start-up that lasts until the file GO exists, the
+     * window in which a run judged unfinished used to be finished by another process before this
+     * one took the lock. */
+    const char *go = getenv("IB_TEST_STARTUP_WAIT_FOR");
+    for (int i = 0; go && *go && i < 6000 && !ib_path_exists(go); i++) usleep(20000); /* at most 120 s */
     if (ib_trainer_init(&c->t, cfg, ds, err)) return err->code;
     c->have_trainer = 1;
     int rc = ib_checkpoint_load(c->out, &c->t, c->config_text, &c->ls, err);
