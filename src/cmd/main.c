@@ -5,7 +5,9 @@
 #include "build_info.h"
 #include "commands.h"
 #include "gitrev.h"
+#include "lock.h"
 #include "report.h"
+#include "slurm.h"
 #include "sweep.h"
 #include "util.h"
 
@@ -33,6 +35,8 @@ static int write_report(const char *const *sweep_dirs, int n, const char *out_di
 
 int main(int argc, char **argv) {
     ib_sweep_set_reporter(write_report);
+    /* a lock claim of another node is broken only when squeue says its job is gone */
+    ib_lock_set_job_probe(ib_slurm_job_alive);
     if (argc < 2) {
         usage(stderr);
         return IB_EXIT_USAGE;
