@@ -117,7 +117,7 @@ sweep)
   "$ib" sweep $common --seed 9 --out "$tmp/sw2" >/dev/null 2>&1 & pid=$!
   for _ in $(seq 100); do [ -s "$tmp/sw2/.lock" ] && break; sleep 0.05; done
   "$ib" sweep $common --seed 9 --out "$tmp/sw2" >/dev/null 2>"$tmp/err5"; rc=$?
-  [ $rc -eq 2 ] && grep -q "in use by another initbench sweep (pid $pid)" "$tmp/err5" \
+  [ $rc -eq 2 ] && grep -q "in use by another initbench sweep (host [^,]*, pid $pid)" "$tmp/err5" \
     && ok "a second sweep on the same directory is refused" || fail "second sweep: rc $rc $(cat "$tmp/err5")"
   wait $pid || fail "first sweep"
   "$ib" sweep --stddevs 0.01,0.1 --repeats 2 --steps 30 $small --out "$tmp/sw" >/dev/null 2>"$tmp/err4"
@@ -306,7 +306,7 @@ concurrency)
   "$ib" train $args --out "$tmp/c" 2>/dev/null & pid=$!
   for _ in $(seq 100); do [ -f "$tmp/c/.lock" ] && [ -s "$tmp/c/.lock" ] && break; sleep 0.05; done
   "$ib" train $args --out "$tmp/c" 2>"$tmp/err"; rc=$?
-  [ $rc -eq 2 ] && grep -q "in use by another initbench run (pid $pid)" "$tmp/err" \
+  [ $rc -eq 2 ] && grep -q "in use by another initbench run (host [^,]*, pid $pid)" "$tmp/err" \
     && ok "a second run on the same directory is refused, naming pid $pid" || fail "second run: rc $rc $(cat "$tmp/err")"
   wait $pid && ok "the first run finished" || fail "first run failed"
   "$ib" train $args --out "$tmp/solo" 2>/dev/null
@@ -359,7 +359,7 @@ sweep_kill)
     "$ib" sweep run-task "$tmp/same" 0 --threads 1 --quiet 2>/dev/null & pid=$!
     for _ in $(seq 200); do [ -s "$tmp/same/tasks/0000.lock" ] && break; sleep 0.05; done
     "$ib" sweep run-task "$tmp/same" 0 --threads 1 --quiet 2>"$tmp/err"; rc=$?
-    [ $rc -eq 2 ] && grep -q "task 0 (.*) is in use by another initbench task runner (pid $pid)" "$tmp/err" \
+    [ $rc -eq 2 ] && grep -q "task 0 (.*) is in use by another initbench task runner (host [^,]*, pid $pid)" "$tmp/err" \
       && ok "a second runner of task 0 is refused, naming pid $pid" || fail "second runner: rc $rc $(cat "$tmp/err")"
     wait $pid && ok "the first runner finished" || fail "first runner"
     grep -q '"status":[[:space:]]*"complete"' "$tmp/same/tasks/0000.json" && ok "task record says complete" \
