@@ -86,8 +86,10 @@ static void in_short(ib_strbuf *h, ib_strbuf *md, const ib_sweep_agg *S, int n) 
     ib_html_escape(h, para);
     ib_strbuf_append(h, "(Trained: mean final accuracy at least 0.5 and no run stuck at chance; final_accuracy.csv, "
                         "verdicts.csv.)</p>\n");
-    ib_strbuf_appendf(md, "**In short.** %s(Trained: mean final accuracy at least 0.5 and no run stuck at chance; "
-                      "final_accuracy.csv, verdicts.csv.)\n\n", para);
+    ib_strbuf_append(md, "**In short.** ");
+    ib_md_text(md, para);
+    ib_strbuf_append(md, "(Trained: mean final accuracy at least 0.5 and no run stuck at chance; final_accuracy.csv, "
+                         "verdicts.csv.)\n\n");
 }
 
 /* Every sweep's verdict per stddev beside its final accuracy and problem runs. */
@@ -109,9 +111,10 @@ static void verdict_outcome_table(ib_strbuf *h, ib_strbuf *md, const ib_sweep_ag
             ib_strbuf_appendf(h, "</td><td>%g</td><td class='l v-%s'>%s</td><td>%s</td><td>%s</td><td>%d</td><td>%d</td>"
                               "<td>%d</td></tr>\n", g->stddev, kind, kind, ib_sig3(v.grad_ratio),
                               ib_sig3(g->final_mean), g->n_stuck, g->count[IB_RUN_DIVERGED], other);
-            ib_strbuf_appendf(md, "| %s | %g | %s | %s | %s | %d | %d | %d |\n", s->label, g->stddev, kind,
-                              ib_sig3(v.grad_ratio), ib_sig3(g->final_mean), g->n_stuck, g->count[IB_RUN_DIVERGED],
-                              other);
+            ib_strbuf_append(md, "| ");
+            ib_md_text(md, s->label);
+            ib_strbuf_appendf(md, " | %g | %s | %s | %s | %d | %d | %d |\n", g->stddev, kind, ib_sig3(v.grad_ratio),
+                              ib_sig3(g->final_mean), g->n_stuck, g->count[IB_RUN_DIVERGED], other);
         }
     }
     ib_strbuf_append(h, "</table>\n");
@@ -167,11 +170,18 @@ static void outcome_sentence(ib_strbuf *h, ib_strbuf *md, const ib_sweep_agg *S,
         ib_strbuf_append(h, ".");
     }
     ib_strbuf_append(h, " (final_accuracy.csv, verdicts.csv)</p>\n");
-    ib_strbuf_appendf(md, "\nWhere a vanishing or exploding verdict stopped training (final accuracy below 0.5, or a run "
-                      "stuck at chance):%s. Where it did not:%s.", stopped, fine);
-    if (o.unexplained[0])
-        ib_strbuf_appendf(md, " Healthy at step 0 by the verdict, yet not trained (the step-0 gradients do not explain "
-                          "it; the learning curves and later statistics do):%s.", o.unexplained);
+    ib_strbuf_append(md, "\nWhere a vanishing or exploding verdict stopped training (final accuracy below 0.5, or a run "
+                         "stuck at chance):");
+    ib_md_text(md, stopped);
+    ib_strbuf_append(md, ". Where it did not:");
+    ib_md_text(md, fine);
+    ib_strbuf_append(md, ".");
+    if (o.unexplained[0]) {
+        ib_strbuf_append(md, " Healthy at step 0 by the verdict, yet not trained (the step-0 gradients do not explain "
+                             "it; the learning curves and later statistics do):");
+        ib_md_text(md, o.unexplained);
+        ib_strbuf_append(md, ".");
+    }
     ib_strbuf_append(md, " (final_accuracy.csv, verdicts.csv)\n");
 }
 

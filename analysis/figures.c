@@ -14,9 +14,21 @@ static void wlabel(char *buf, size_t n, double w) { ib_snprintf(buf, n, "w = %g"
 /* "plot " before the first series of a plot command, ", " before the others */
 static const char *series_sep(int blocks) { return blocks ? ", " : "plot "; }
 
+/* " title 'TEXT'": every title and tic label of a figure goes through ib_gp_text (gnuplot.h),
+ * the one sanitiser of text for gnuplot; nothing else of a file or flag reaches a script. */
+static void gp_title(ib_strbuf *b, const char *text) {
+    ib_strbuf_append(b, " title '");
+    ib_gp_text(b, text);
+    ib_strbuf_append(b, "'");
+}
+
 static void layer_tics(ib_strbuf *b, const ib_sweep_agg *s, const char *axis) {
     ib_strbuf_appendf(b, "set %stics (", axis);
-    for (int l = 0; l < s->n_layers; l++) ib_strbuf_appendf(b, "%s'%s' %d", l ? ", " : "", s->layer[l], l);
+    for (int l = 0; l < s->n_layers; l++) {
+        ib_strbuf_append(b, l ? ", '" : "'");
+        ib_gp_text(b, s->layer[l]);
+        ib_strbuf_appendf(b, "' %d", l);
+    }
     ib_strbuf_append(b, ")\n");
 }
 
@@ -39,8 +51,9 @@ static int step0_vs_stddev(ib_strbuf *d, const ib_sweep_agg *s, int l, int field
 /* End the data block just written and plot it as a line with points. */
 static void add_series(ib_strbuf *d, ib_strbuf *pl, int *blocks, int colour, const char *title) {
     ib_strbuf_append(d, "\n\n");
-    ib_strbuf_appendf(pl, "%sDAT index %d using 1:2 with linespoints lt %d title '%s'", series_sep(*blocks), *blocks,
-                      colour % IB_NCOLOURS + 1, title);
+    ib_strbuf_appendf(pl, "%sDAT index %d using 1:2 with linespoints lt %d", series_sep(*blocks), *blocks,
+                      colour % IB_NCOLOURS + 1);
+    gp_title(pl, title);
     (*blocks)++;
 }
 
@@ -63,11 +76,13 @@ static void fig_mean_curves(ib_plotter *P, ib_strbuf *html, const ib_sweep_agg *
         if (!any) continue;
         ib_strbuf_append(&d, "\n\n");
         wlabel(lab, sizeof lab, g->stddev);
-        ib_strbuf_appendf(&plot_o, "%sDAT index %d using 1:2 with lines lt %d title '%s'", series_sep(blocks), blocks,
-                          gi % IB_NCOLOURS + 1, lab);
+        ib_strbuf_appendf(&plot_o, "%sDAT index %d using 1:2 with lines lt %d", series_sep(blocks), blocks,
+                          gi % IB_NCOLOURS + 1);
+        gp_title(&plot_o, lab);
         ib_strbuf_appendf(&plot_f, "%sDAT index %d using 1:($2-$3):($2+$3) with filledcurves lt %d fs transparent solid "
-                          "0.18 noborder notitle, DAT index %d using 1:2 with lines lt %d title '%s'",
-                          series_sep(blocks), blocks, gi % IB_NCOLOURS + 1, blocks, gi % IB_NCOLOURS + 1, lab);
+                          "0.18 noborder notitle, DAT index %d using 1:2 with lines lt %d",
+                          series_sep(blocks), blocks, gi % IB_NCOLOURS + 1, blocks, gi % IB_NCOLOURS + 1);
+        gp_title(&plot_f, lab);
         blocks++;
     }
     if (blocks) {
@@ -118,8 +133,10 @@ static void fig_per_repeat(ib_plotter *P, ib_strbuf *html, const ib_sweep_agg *s
             if (!any) continue;
             ib_strbuf_append(&d, "\n\n");
             wlabel(lab, sizeof lab, g->stddev);
-            ib_strbuf_appendf(&pl, "%sDAT index %d using 1:2 with lines lt %d lw 1.2 %s%s%s", series_sep(blocks), blocks,
-                              gi % IB_NCOLOURS + 1, titled ? "notitle" : "title '", titled ? "" : lab, titled ? "" : "'");
+            ib_strbuf_appendf(&pl, "%sDAT index %d using 1:2 with lines lt %d lw 1.2", series_sep(blocks), blocks,
+                              gi % IB_NCOLOURS + 1);
+            if (titled) ib_strbuf_append(&pl, " notitle");
+            else gp_title(&pl, lab);
             titled = 1;
             blocks++;
         }
@@ -179,8 +196,9 @@ static void prediction_series(ib_strbuf *d, ib_strbuf *pl, int *blocks, const ib
         ib_strbuf_appendf(d, "%.9g %.9g\n", w, anchor * pow(w / w0, p));
     }
     ib_strbuf_append(d, "\n\n");
-    ib_strbuf_appendf(pl, ", DAT index %d using 1:2 with lines lt %d dt 2 lw 1.5 title '%s theory ~w^{%g}'", *blocks,
-                      l % IB_NCOLOURS + 1, s->layer[l], p);
+    ib_strbuf_appendf(pl, ", DAT index %d using 1:2 with lines lt %d dt 2 lw 1.5 title '", *blocks, l % IB_NCOLOURS + 1);
+    ib_gp_text(pl, s->layer[l]);
+    ib_strbuf_appendf(pl, " theory ~w^{%g}'", p);
     (*blocks)++;
 }
 
@@ -258,10 +276,12 @@ static void fig_heatmap_panel(ib_plotter *P, ib_strbuf *html, const ib_sweep_agg
     }
     ib_snprintf(name, sizeof name, "s%d_heat%d", si, gi);
     wlabel(lab, sizeof lab, g->stddev);
-    ib_strbuf_appendf(&body, "set title '%s'\nset xlabel 'step'\nset cbrange [%.4g:%.4g]\n"
+    ib_strbuf_append(&body, "set title '");
+    ib_gp_text(&body, lab);
+    ib_strbuf_appendf(&body, "'\nset xlabel 'step'\nset cbrange [%.4g:%.4g]\n"
                       "set cblabel 'log_{10} weight-grad L2'\nset palette rgbformulae 33,13,10\n"
                       "set xrange [-0.5:%d.5]\nset yrange [-0.5:%d.5]\n",
-                      lab, lo, hi, g->n_sstep - 1, L - 1);
+                      lo, hi, g->n_sstep - 1, L - 1);
     layer_tics(&body, s, "y");
     ib_strbuf_append(&body, "set xtics (");
     int ntics = g->n_sstep < 5 ? g->n_sstep : 5; /* up to 5 step labels, evenly spread */
@@ -376,11 +396,16 @@ static int below_eps_panel(ib_strbuf *d, ib_strbuf *body, const ib_sweep_agg *s,
         if (!any) continue;
         ib_strbuf_append(d, "\n\n");
         wlabel(lab, sizeof lab, g->stddev);
-        ib_strbuf_appendf(&pl, "%sDAT index %d using 1:2 with lines lt %d title '%s'", series_sep(lines), (*block)++,
-                          gi % IB_NCOLOURS + 1, lab);
+        ib_strbuf_appendf(&pl, "%sDAT index %d using 1:2 with lines lt %d", series_sep(lines), (*block)++,
+                          gi % IB_NCOLOURS + 1);
+        gp_title(&pl, lab);
         lines++;
     }
-    if (lines) ib_strbuf_appendf(body, "set title '%s'\n%s\n", s->layer[l], pl.p);
+    if (lines) {
+        ib_strbuf_append(body, "set title '");
+        ib_gp_text(body, s->layer[l]);
+        ib_strbuf_appendf(body, "'\n%s\n", pl.p);
+    }
     ib_strbuf_free(&pl);
     return lines > 0;
 }
@@ -390,8 +415,9 @@ static int below_eps_panel(ib_strbuf *d, ib_strbuf *body, const ib_sweep_agg *s,
 static void fig_below_eps(ib_plotter *P, ib_strbuf *html, const ib_sweep_agg *s, int si) {
     const int L = s->n_layers;
     if (!ib_optimizer_is_adaptive(s->optimizer)) {
-        ib_strbuf_appendf(html, "<p class=note>Optimizer %s keeps no second moment: no sqrt(v) &lt; eps figure.</p>\n",
-                          s->optimizer);
+        ib_strbuf_append(html, "<p class=note>Optimizer ");
+        ib_html_escape(html, s->optimizer);
+        ib_strbuf_append(html, " keeps no second moment: no sqrt(v) &lt; eps figure.</p>\n");
         return;
     }
     ib_strbuf d = {0}, body = {0};
@@ -427,13 +453,6 @@ void ib_fig_flow(ib_plotter *P, ib_strbuf *html, const ib_sweep_agg *s, int si) 
 
 /* ---- several sweeps ---- */
 
-/* A sweep's label as a gnuplot title: characters that gnuplot quotes or formats become spaces. */
-static void plot_title(char *t, size_t n, const char *label) {
-    ib_snprintf(t, n, "%s", label);
-    for (char *q = t; *q; q++)
-        if (*q == '\'' || *q == '_' || *q == '^' || *q == '{' || *q == '}' || *q == '@') *q = ' ';
-}
-
 static void fig_cmp_final(ib_plotter *P, ib_strbuf *html, const ib_sweep_agg *S, int n) {
     ib_strbuf d = {0}, body = {0}, pl = {0};
     int blocks = 0;
@@ -448,11 +467,10 @@ static void fig_cmp_final(ib_plotter *P, ib_strbuf *html, const ib_sweep_agg *S,
             }
         }
         if (!any) continue;
-        char t[300];
-        plot_title(t, sizeof t, s->label); /* the label already starts with the sweep's number */
         ib_strbuf_append(&d, "\n\n");
-        ib_strbuf_appendf(&pl, "%sDAT index %d using 1:2:3 with yerrorlines lt %d title '%s'", series_sep(blocks), blocks,
-                          si % IB_NCOLOURS + 1, t);
+        ib_strbuf_appendf(&pl, "%sDAT index %d using 1:2:3 with yerrorlines lt %d", series_sep(blocks), blocks,
+                          si % IB_NCOLOURS + 1);
+        gp_title(&pl, s->label); /* the label already starts with the sweep's number */
         blocks++;
     }
     if (blocks) {
@@ -483,11 +501,10 @@ static void fig_cmp_grad_ratio(ib_plotter *P, ib_strbuf *html, const ib_sweep_ag
             }
         }
         if (!any) continue;
-        char t[300];
-        plot_title(t, sizeof t, s->label);
         ib_strbuf_append(&d, "\n\n");
-        ib_strbuf_appendf(&pl, "%sDAT index %d using 1:2 with linespoints lt %d title '%s'", series_sep(blocks), blocks,
-                          si % IB_NCOLOURS + 1, t);
+        ib_strbuf_appendf(&pl, "%sDAT index %d using 1:2 with linespoints lt %d", series_sep(blocks), blocks,
+                          si % IB_NCOLOURS + 1);
+        gp_title(&pl, s->label);
         blocks++;
     }
     if (blocks) {

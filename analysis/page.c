@@ -39,9 +39,13 @@ static void page_head(ib_strbuf *h, ib_strbuf *md, const ib_sweep_agg *S, int n,
                       "<code>steps_to_threshold.csv</code>, <code>curves_mean.csv</code>, <code>gradient_flow.csv</code>, "
                       "<code>verdicts.csv</code>; summary: <code>summary.md</code>. Reading and aggregating took %.2f s."
                       "</p>\n<ul>\n", aggregate_seconds);
-    ib_strbuf_appendf(md, "# initbench report\n\nGenerated %s%s%s%s. Question: why does this network train at every init "
-                      "stddev, although signal propagation predicts vanishing or exploding gradients?\n\n",
-                      when, command ? " by `" : "", command ? command : "", command ? "`" : "");
+    ib_strbuf_appendf(md, "# initbench report\n\nGenerated %s", when);
+    if (command) {
+        ib_strbuf_append(md, " by ");
+        ib_md_code(md, command);
+    }
+    ib_strbuf_append(md, ". Question: why does this network train at every init stddev, although signal propagation "
+                         "predicts vanishing or exploding gradients?\n\n");
     for (int si = 0; si < n; si++) {
         const ib_sweep_agg *s = &S[si];
         ib_strbuf_appendf(h, "<li><a href='#sweep%d'>", si + 1);
@@ -60,15 +64,30 @@ static void sweep_intro(ib_strbuf *h, ib_strbuf *md, const ib_sweep_agg *s, int 
     ib_html_escape(h, s->label);
     ib_strbuf_append(h, "</h2>\n<p>Sweep <code>");
     ib_html_escape(h, s->dir);
-    ib_strbuf_appendf(h, "</code>: preset %s; optimizer %s (lr %g, eps %g); init %s with bias %s; net <code>",
-                      s->preset, s->optimizer, s->lr, s->eps, s->init_scheme, ib_sweep_bias_is_w(s) ? "= w" : "!= w");
+    ib_strbuf_append(h, "</code>: preset ");
+    ib_html_escape(h, s->preset);
+    ib_strbuf_append(h, "; optimizer ");
+    ib_html_escape(h, s->optimizer);
+    ib_strbuf_appendf(h, " (lr %g, eps %g); init ", s->lr, s->eps);
+    ib_html_escape(h, s->init_scheme);
+    ib_strbuf_appendf(h, " with bias %s; net <code>", ib_sweep_bias_is_w(s) ? "= w" : "!= w");
     ib_html_escape(h, s->net);
     ib_strbuf_appendf(h, "</code>; %lld steps; %d runs over %d stddevs; weight layers:", s->steps, s->n_runs,
                       s->n_groups);
-    for (int l = 0; l < s->n_layers; l++) ib_strbuf_appendf(h, " %s", s->layer[l]);
+    for (int l = 0; l < s->n_layers; l++) {
+        ib_strbuf_append(h, " ");
+        ib_html_escape(h, s->layer[l]);
+    }
     ib_strbuf_append(h, ".</p>\n");
-    ib_strbuf_appendf(md, "## %s\n\nSweep `%s`: optimizer %s (lr %g, eps %g), net `%s`, %lld steps, %d runs.\n\n",
-                      s->label, s->dir, s->optimizer, s->lr, s->eps, s->net, s->steps, s->n_runs);
+    ib_strbuf_append(md, "## ");
+    ib_md_text(md, s->label);
+    ib_strbuf_append(md, "\n\nSweep ");
+    ib_md_code(md, s->dir);
+    ib_strbuf_append(md, ": optimizer ");
+    ib_md_text(md, s->optimizer);
+    ib_strbuf_appendf(md, " (lr %g, eps %g), net ", s->lr, s->eps);
+    ib_md_code(md, s->net);
+    ib_strbuf_appendf(md, ", %lld steps, %d runs.\n\n", s->steps, s->n_runs);
 }
 
 /* Per stddev: every task counted in one status column, final accuracy, steps to thresholds. */
@@ -118,14 +137,21 @@ static void problem_runs_table(ib_strbuf *h, ib_strbuf *md, const ib_sweep_agg *
         const char *st = r->stuck ? "complete, stuck at chance" : ib_run_state_names[r->status];
         ib_strbuf_append(h, "<tr><td class=l>");
         ib_html_escape(h, r->rel);
-        ib_strbuf_appendf(h, "</td><td>%g</td><td>%d</td><td class=l>%s</td><td>", r->stddev, r->repeat, st);
+        ib_strbuf_appendf(h, "</td><td>%g</td><td>%d</td><td class=l>", r->stddev, r->repeat);
+        ib_html_escape(h, st);
+        ib_strbuf_append(h, "</td><td>");
         if (r->final_step >= 0) ib_strbuf_appendf(h, "%lld", r->final_step);
         ib_strbuf_appendf(h, "</td><td>%s</td><td class=l>", ib_sig3(r->final_acc));
         ib_html_escape(h, r->diverged_step >= 0 && !r->reason[0] ? "diverged" : r->reason);
         if (r->diverged_step >= 0) ib_strbuf_appendf(h, " (diverged at step %lld)", r->diverged_step);
         ib_strbuf_append(h, "</td></tr>\n");
-        ib_strbuf_appendf(md, "- %s (w = %g, repeat %d): %s, last accuracy %s%s%s\n", r->rel, r->stddev, r->repeat, st,
-                          ib_sig3(r->final_acc), r->reason[0] ? ": " : "", r->reason);
+        ib_strbuf_append(md, "- ");
+        ib_md_text(md, r->rel);
+        ib_strbuf_appendf(md, " (w = %g, repeat %d): ", r->stddev, r->repeat);
+        ib_md_text(md, st);
+        ib_strbuf_appendf(md, ", last accuracy %s%s", ib_sig3(r->final_acc), r->reason[0] ? ": " : "");
+        ib_md_text(md, r->reason);
+        ib_strbuf_append(md, "\n");
     }
     if (problems) ib_strbuf_append(h, "</table>\n");
     else ib_strbuf_append(h, "<p>Every run is complete and none is stuck at chance.</p>\n");
@@ -146,9 +172,10 @@ static void verdict_table(ib_strbuf *h, ib_strbuf *md, const ib_sweep_agg *s) {
                           ib_sig3(v.per_layer), ib_sig3(v.act_ratio), ib_sig3(v.logit_max));
         ib_html_escape(h, v.why);
         ib_strbuf_append(h, "</td></tr>\n");
-        ib_strbuf_appendf(md, "| %g | **%s** | %s | %s | %s | %s | %s |\n", s->groups[gi].stddev, kind,
-                          ib_sig3(v.grad_ratio), ib_sig3(v.per_layer), ib_sig3(v.act_ratio), ib_sig3(v.logit_max),
-                          v.why);
+        ib_strbuf_appendf(md, "| %g | **%s** | %s | %s | %s | %s | ", s->groups[gi].stddev, kind,
+                          ib_sig3(v.grad_ratio), ib_sig3(v.per_layer), ib_sig3(v.act_ratio), ib_sig3(v.logit_max));
+        ib_md_text(md, v.why);
+        ib_strbuf_append(md, " |\n");
     }
     ib_strbuf_appendf(h, "</table>\n<p class=caption>Criteria, all from step-0 statistics averaged over repeats "
                       "(stats.csv): <b>exploding</b> if any value is non-finite, or the first layer's weight-gradient L2 "
@@ -167,7 +194,11 @@ static void claims_list(ib_strbuf *h, ib_strbuf *md, const ib_claims *C) {
         ib_strbuf_append(h, "<br><span class=ev>Measured: ");
         ib_html_escape(h, C->c[i].evidence);
         ib_strbuf_append(h, "</span></li>\n");
-        ib_strbuf_appendf(md, "%d. %s\n   *Measured:* %s\n", i + 1, C->c[i].text, C->c[i].evidence);
+        ib_strbuf_appendf(md, "%d. ", i + 1);
+        ib_md_text(md, C->c[i].text);
+        ib_strbuf_append(md, "\n   *Measured:* ");
+        ib_md_text(md, C->c[i].evidence);
+        ib_strbuf_append(md, "\n");
     }
     ib_strbuf_append(h, "</ol>\n");
 }

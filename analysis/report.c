@@ -47,7 +47,9 @@ static int load_sweeps(const char *const *sweep_dirs, int n, const ib_report_opt
 static int write_outputs(const ib_sweep_agg *S, int n, const char *out_dir, const ib_report_options *opt, double t0,
                          double t_agg, ib_err *err) {
     int rc;
-    if ((rc = ib_mkdir_p(out_dir, err))) return rc;
+    /* only into a new or empty directory, or one an earlier report made (its marker): a user's
+     * directory is refused before anything in it is touched */
+    if ((rc = ib_outdir_claim(out_dir, "report", err))) return rc;
     if ((rc = ib_tables_write(S, n, out_dir, err))) return rc;
     ib_plotter P;
     if ((rc = ib_plotter_open(&P, opt->gnuplot, opt->format, out_dir, err))) return rc;

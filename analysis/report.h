@@ -16,8 +16,10 @@ typedef struct ib_report_options {
 
 void ib_report_options_default(ib_report_options *opt);
 
-/* Aggregate the sweeps and write the report into out_dir (created if needed). Bad input (not a
- * sweep directory, unreadable manifest) -> IB_EXIT_USAGE naming the path; partial sweeps
+/* Aggregate the sweeps and write the report into out_dir: created if needed; an existing one must be
+ * empty or an earlier report (ib_outdir_claim, util.h), else IB_EXIT_USAGE and nothing in it
+ * touched. Bad input (not a sweep directory, unreadable manifest) -> IB_EXIT_USAGE naming the
+ * path; partial sweeps
  * (missing, running, failed runs) are reported, not errors. Without gnuplot the tables, the
  * summary and a page without plots are still written (the page says why) and 0 is returned. */
 int ib_report_write(const char *const *sweep_dirs, int n, const char *out_dir, const ib_report_options *opt,

@@ -7,18 +7,11 @@
 #include "text.h"
 #include "verdict.h"
 
-/* a CSV field, quoted when needed */
-static void csv_field(ib_strbuf *b, const char *s) {
-    if (!strpbrk(s, ",\"\n")) {
-        ib_strbuf_append(b, s);
-        return;
-    }
-    ib_strbuf_append(b, "\"");
-    for (; *s; s++) {
-        if (*s == '"') ib_strbuf_append(b, "\"");
-        ib_strbuf_append_n(b, s, 1);
-    }
-    ib_strbuf_append(b, "\"");
+/* ",s": a string column after the ones before it; every string field, from a file or not, goes
+ * through ib_csv_field (text.h), the one CSV writer */
+static void csv_str(ib_strbuf *b, const char *s) {
+    ib_strbuf_append(b, ",");
+    ib_csv_field(b, s);
 }
 
 /* a number at full precision, nothing for NAN */
@@ -37,9 +30,8 @@ static void csv_nums(ib_strbuf *b, const double *v, int n) {
 
 /* the first two columns of every table: which sweep */
 static void csv_sweep_cols(ib_strbuf *b, const ib_sweep_agg *s) {
-    csv_field(b, s->label);
-    ib_strbuf_append(b, ",");
-    csv_field(b, s->dir);
+    ib_csv_field(b, s->label);
+    csv_str(b, s->dir);
 }
 
 static void csv_step(ib_strbuf *b, long long step) { /* a step, nothing for "never" (-1) */
@@ -53,9 +45,11 @@ static void runs_table(ib_strbuf *b, const ib_sweep_agg *S, int n) {
         for (int i = 0; i < S[si].n_runs; i++) {
             const ib_run *r = &S[si].runs[i];
             csv_sweep_cols(b, &S[si]);
-            ib_strbuf_appendf(b, ",%.9g,%d,%s,", r->stddev, r->repeat, r->seed);
-            csv_field(b, r->rel);
-            ib_strbuf_appendf(b, ",%s,", ib_run_state_names[r->status]);
+            ib_strbuf_appendf(b, ",%.9g,%d", r->stddev, r->repeat);
+            csv_str(b, r->seed);
+            csv_str(b, r->rel);
+            csv_str(b, ib_run_state_names[r->status]);
+            ib_strbuf_append(b, ",");
             csv_step(b, r->final_step);
             ib_strbuf_append(b, ",");
             csv_num(b, r->final_acc);
@@ -66,8 +60,7 @@ static void runs_table(ib_strbuf *b, const ib_sweep_agg *S, int n) {
             }
             ib_strbuf_append(b, ",");
             csv_step(b, r->diverged_step);
-            ib_strbuf_append(b, ",");
-            csv_field(b, r->reason);
+            csv_str(b, r->reason);
             ib_strbuf_append(b, "\n");
         }
 }
@@ -126,7 +119,8 @@ static void gradient_flow_table(ib_strbuf *b, const ib_sweep_agg *S, int n) {
             for (int k = 0; k < g->n_sstep; k++)
                 for (int l = 0; l < s->n_layers; l++) {
                     csv_sweep_cols(b, s);
-                    ib_strbuf_appendf(b, ",%.9g,%lld,%d,%s", g->stddev, g->sstep[k], g->stats_n[k], s->layer[l]);
+                    ib_strbuf_appendf(b, ",%.9g,%lld,%d", g->stddev, g->sstep[k], g->stats_n[k]);
+                    csv_str(b, s->layer[l]);
                     for (int f = 0; f < IB_NFIELDS; f++) {
                         ib_strbuf_append(b, ",");
                         csv_num(b, ib_group_stat(s, g, k, l, f));
@@ -145,10 +139,10 @@ static void verdicts_table(ib_strbuf *b, const ib_sweep_agg *S, int n) {
             const ib_group *g = &S[si].groups[gi];
             ib_verdict v = ib_verdict_of(&S[si], g);
             csv_sweep_cols(b, &S[si]);
-            ib_strbuf_appendf(b, ",%.9g,%s", g->stddev, ib_verdict_names[v.kind]);
+            ib_strbuf_appendf(b, ",%.9g", g->stddev);
+            csv_str(b, ib_verdict_names[v.kind]);
             csv_nums(b, (const double[]){v.grad_ratio, v.per_layer, v.act_ratio, v.logit_max, v.nonfinite}, 5);
-            ib_strbuf_append(b, ",");
-            csv_field(b, v.why);
+            csv_str(b, v.why);
             ib_strbuf_append(b, "\n");
         }
 }
@@ -165,10 +159,14 @@ static const struct {
     {"verdicts.csv", verdicts_table},
 };
 
+const char *ib_table_file(int t) { return tables[t].file; }
+
+void ib_table_build(int t, const ib_sweep_agg *S, int n, ib_strbuf *b) { tables[t].build(b, S, n); }
+
 int ib_tables_write(const ib_sweep_agg *S, int n, const char *out_dir, ib_err *err) {
     for (int t = 0; t < IB_N_TABLES; t++) {
         ib_strbuf b = {0};
-        tables[t].build(&b, S, n);
+        ib_table_build(t, S, n, &b);
         int rc = ib_write_strbuf(out_dir, tables[t].file, &b, err);
         ib_strbuf_free(&b);
         if (rc) return err->code;

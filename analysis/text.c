@@ -17,8 +17,51 @@ void ib_html_escape(ib_strbuf *b, const char *s) {
         case '>': ib_strbuf_append(b, "&gt;"); break;
         case '&': ib_strbuf_append(b, "&amp;"); break;
         case '"': ib_strbuf_append(b, "&quot;"); break;
+        case '\'': ib_strbuf_append(b, "&#39;"); break;
         default: ib_strbuf_append_n(b, s, 1);
         }
+}
+
+void ib_md_text(ib_strbuf *b, const char *s) {
+    for (; *s; s++) switch (*s) {
+        case '<': ib_strbuf_append(b, "&lt;"); break;
+        case '>': ib_strbuf_append(b, "&gt;"); break;
+        case '&': ib_strbuf_append(b, "&amp;"); break;
+        case '\r':
+        case '\n': ib_strbuf_append(b, " "); break;
+        case '\\': case '`': case '[': case ']': case '|': case '*': case '_':
+            ib_strbuf_append(b, "\\");
+            ib_strbuf_append_n(b, s, 1);
+            break;
+        default: ib_strbuf_append_n(b, s, 1);
+        }
+}
+
+void ib_md_code(ib_strbuf *b, const char *s) {
+    int longest = 0, run = 0;
+    for (const char *p = s; *p; p++) {
+        run = *p == '`' ? run + 1 : 0;
+        if (run > longest) longest = run;
+    }
+    for (int i = 0; i <= longest; i++) ib_strbuf_append(b, "`");
+    ib_strbuf_append(b, " ");
+    for (; *s; s++) ib_strbuf_append_n(b, *s == '\r' || *s == '\n' ? " " : s, 1);
+    ib_strbuf_append(b, " ");
+    for (int i = 0; i <= longest; i++) ib_strbuf_append(b, "`");
+}
+
+void ib_csv_field(ib_strbuf *b, const char *s) {
+    size_t n = strlen(s);
+    if (!strpbrk(s, ",\"\r\n") && !(n && (s[0] == ' ' || s[n - 1] == ' '))) {
+        ib_strbuf_append(b, s);
+        return;
+    }
+    ib_strbuf_append(b, "\"");
+    for (; *s; s++) {
+        if (*s == '"') ib_strbuf_append(b, "\"");
+        ib_strbuf_append_n(b, s, 1);
+    }
+    ib_strbuf_append(b, "\"");
 }
 
 int ib_write_strbuf(const char *dir, const char *name, const ib_strbuf *b, ib_err *err) {

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Tests of `initbench report` (registered in tests/report.cmake).
 
-usage: test_report.py INITBENCH CASE      CASE: aggregate | bad_input | speed | chromium | e2e
+usage: test_report.py INITBENCH CASE      CASE: aggregate | bad_input | outdir | speed | chromium | e2e
 Exit 0 pass, 1 fail, 77 skip (saying why: no gnuplot, no chromium, no MNIST data)."""
 import csv, json, math, os, re, shutil, struct, subprocess, sys, tempfile, time, zlib
 
@@ -123,6 +123,68 @@ def case_bad_input(exe, tmp):
     rc, o, e = run([exe, "report"])
     check(rc == 2 and "usage" in e, "no args: rc %d" % rc)
     print("bad_input: ok")
+
+
+def tree_bytes(d):
+    """Every file under d (links not followed) with its bytes, or its target for a link."""
+    out = {}
+    for root, dirs, files in os.walk(d):
+        for f in dirs + files:
+            p = os.path.join(root, f)
+            if os.path.islink(p):
+                out[os.path.relpath(p, d)] = "-> " + os.readlink(p)
+            elif os.path.isfile(p):
+                out[os.path.relpath(p, d)] = open(p, "rb").read()
+    return out
+
+
+def case_outdir(exe, tmp):
+    """report --out only into a new or empty directory or an earlier report's: a user's directory is
+    refused (exit 2) with every file in it unchanged; the default (SWEEP/report) and a rerun into the
+    report's own output work."""
+    sw = os.path.join(tmp, "sw")
+    gen(sw, "--stddevs", "1e-2,1", "--repeats", "1", "--evals", "5", "--eval-every", "50")
+    nog = ["--gnuplot", "/nonexistent-gnuplot", "--quiet"]
+    user = os.path.join(tmp, "mine")
+    os.makedirs(os.path.join(user, "sub"))
+    files = {"index.html": b"<p>my page</p>", "runs.csv": b"my,data\n1,2\n", "notes.txt": b"keep me",
+             "sub/x.csv": b"a\n"}
+    for f, b in files.items():
+        open(os.path.join(user, f), "wb").write(b)
+    os.symlink("notes.txt", os.path.join(user, "link"))
+    before = tree_bytes(user)
+    rc, o, e = run([exe, "report", sw, "--out", user] + nog)
+    check(rc == 2 and user in e and e.count("\n") == 1, "user directory: rc %d, %r" % (rc, e))
+    check(tree_bytes(user) == before, "user directory changed: %s" % sorted(set(tree_bytes(user)) ^ set(before)))
+    # a run directory is no report directory either
+    run_dir = os.path.join(sw, json.load(open(os.path.join(sw, "sweep.json")))["tasks"][0]["dir"])
+    before_run = tree_bytes(run_dir)
+    rc, o, e = run([exe, "report", sw, "--out", run_dir] + nog)
+    check(rc == 2 and tree_bytes(run_dir) == before_run, "run directory as --out: rc %d, %r" % (rc, e))
+    # a file given as --out
+    rc, o, e = run([exe, "report", sw, "--out", os.path.join(user, "notes.txt")] + nog)
+    check(rc == 2 and tree_bytes(user) == before, "a file as --out: rc %d, %r" % (rc, e))
+    # the default output directory, inside the sweep, twice; and an empty directory, twice
+    for args, out in (([], os.path.join(sw, "report")), (["--out", os.path.join(tmp, "empty")], os.path.join(tmp, "empty"))):
+        if args:
+            os.makedirs(out)
+        for attempt in (1, 2):
+            rc, o, e = run([exe, "report", sw] + args + nog)
+            check(rc == 0 and os.path.exists(os.path.join(out, "index.html")), "report into %s (%d): rc %d, %r" %
+                  (out, attempt, rc, e))
+            check(not [f for f in os.listdir(out) if ".tmp" in f], "temporary files left in %s" % out)
+    # a link planted at OUT/figures: the paper copies are not written through it
+    if shutil.which("gnuplot"):
+        out, victim = os.path.join(tmp, "empty"), os.path.join(tmp, "victim")
+        os.makedirs(victim)
+        open(os.path.join(victim, "s0_original.png"), "wb").write(b"victim")
+        os.symlink(victim, os.path.join(out, "figures"))
+        rc, o, e = run([exe, "report", sw, "--out", out, "--format", "png", "--quiet"])
+        check(rc == 0 and "figures" in e, "figures as a link: rc %d, %r" % (rc, e))
+        check(tree_bytes(victim) == {"s0_original.png": b"victim"}, "the link's target was written: %s" %
+              sorted(tree_bytes(victim)))
+        check(not [f for f in os.listdir(out) if f.startswith(".report-tmp")], "temporary directory left in %s" % out)
+    print("outdir: ok")
 
 
 def case_speed(exe, tmp):
@@ -311,7 +373,7 @@ def main():
     exe, case = os.path.abspath(sys.argv[1]), sys.argv[2]
     tmp = tempfile.mkdtemp(prefix="ib_report_%s_" % case)
     try:
-        {"aggregate": case_aggregate, "bad_input": case_bad_input, "speed": case_speed,
+        {"aggregate": case_aggregate, "bad_input": case_bad_input, "outdir": case_outdir, "speed": case_speed,
          "chromium": case_chromium, "e2e": case_e2e}[case](exe, tmp)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
