@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "runfiles.h"
 #include "sweepdir.h"
 
 const ib_run_state ib_report_state_order[IB_REPORT_NSTATES] = {IB_RUN_COMPLETE,    IB_RUN_DIVERGED, IB_RUN_FAILED,
@@ -17,129 +18,23 @@ const char *const ib_stat_field_names[IB_NFIELDS] = {
     "act_mean",   "act_frac_zero", "act_frac_saturated", "act_grad_l2", "weight_grad_l2", "weight_grad_rms",
     "update_rms", "update_ratio", "sqrt_v_rms", "frac_sqrt_v_below_eps", "weight_n", "frac_nonfinite"};
 
-/* ---- small CSV helpers: the files are ours, simple and well formed, but never trusted ---- */
-
-/* Split one line (ending at '\n' or NUL) at commas into up to max fields; returns the count and
- * sets *next to the start of the following line (NULL at the end). Fields are not copied. */
-static int split_line(char *line, char **fields, int *lens, int max, char **next) {
-    int n = 0;
-    char *p = line, *start = line;
-    for (;; p++) {
-        if (*p == ',' || *p == '\n' || *p == '\r' || *p == 0) {
-            if (n < max) {
-                fields[n] = start;
-                lens[n] = (int)(p - start);
-            }
-            n++;
-            if (*p != ',') break;
-            start = p + 1;
-        }
-    }
-    while (*p == '\r') p++;
-    *next = *p == '\n' ? (p[1] ? p + 1 : NULL) : NULL;
-    return n;
-}
-
-/* Decimal floats as printf's %.9g / %f write them, parsed without strtod (several times faster;
- * exact to within an ulp or two, far below what a report shows). Anything else goes to strtod. */
-static double num(const char *s, int len) {
-    if (len <= 0) return NAN;
-    const char *p = s, *end = s + len;
-    int neg = 0;
-    if (*p == '-' || *p == '+') neg = *p++ == '-';
-    uint64_t mant = 0;
-    int digits = 0, exp10 = 0, any = 0;
-    for (; p < end && *p >= '0' && *p <= '9'; p++, any = 1)
-        if (digits < 19) mant = mant * 10 + (uint64_t)(*p - '0'), digits += mant > 0;
-        else exp10++;
-    if (p < end && *p == '.')
-        for (p++; p < end && *p >= '0' && *p <= '9'; p++, any = 1)
-            if (digits < 19) mant = mant * 10 + (uint64_t)(*p - '0'), digits += mant > 0, exp10--;
-    if (any && p < end && (*p == 'e' || *p == 'E')) {
-        const char *q = p + 1;
-        int eneg = 0, e = 0, ed = 0;
-        if (q < end && (*q == '-' || *q == '+')) eneg = *q++ == '-';
-        for (; q < end && *q >= '0' && *q <= '9'; q++, ed++)
-            if (e < 10000) e = e * 10 + (*q - '0');
-        if (ed) {
-            exp10 += eneg ? -e : e;
-            p = q;
-        }
-    }
-    if (!any || p != end || exp10 < -300 || exp10 > 300) {
-        char buf[64];
-        if (len >= (int)sizeof buf) return NAN;
-        memcpy(buf, s, (size_t)len);
-        buf[len] = 0;
-        char *e2;
-        double v = strtod(buf, &e2);
-        return e2 == buf ? NAN : v;
-    }
-    static const double p10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,  1e9,  1e10, 1e11,
-                                 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
-    double v = (double)mant;
-    int ax = exp10 < 0 ? -exp10 : exp10;
-    double scale = ax <= 22 ? p10[ax] : pow(10.0, ax);
-    v = exp10 < 0 ? v / scale : v * scale;
-    return neg ? -v : v;
-}
-
-static int field_is(const char *f, int len, const char *name) {
-    return (int)strlen(name) == len && !memcmp(f, name, (size_t)len);
-}
-
-static int header_index(char **f, int *len, int n, const char *name) {
-    for (int i = 0; i < n; i++)
-        if (field_is(f[i], len[i], name)) return i;
-    return -1;
-}
-
-/* ---- one run ---- */
+/* ---- one run: its files as src/rundir reads and validates them (runfiles.h) ---- */
 
 static void set_reason(ib_run *r, const char *fmt, const char *a) {
     if (!r->reason[0]) ib_snprintf(r->reason, sizeof r->reason, fmt, a);
 }
 
-static void load_curve(ib_run *r, double stuck_below, const double *thr) {
-    char path[4300];
-    ib_snprintf(path, sizeof path, "%s/curve.csv", r->path);
-    uint8_t *data;
-    size_t len;
-    ib_err e;
+/* curve.csv into the run (its arrays taken over); a missing file leaves the run without a curve. */
+static int load_curve(ib_run *r, double stuck_below, const double *thr, ib_err *err) {
     r->final_acc = NAN;
     r->final_step = -1;
     for (int t = 0; t < IB_AGG_NTHR; t++) r->reach[t] = -1;
-    if (ib_read_file(path, &data, &len, &e)) return;
-    char *f[16];
-    int fl[16];
-    char *line = (char *)data, *next;
-    int nf = split_line(line, f, fl, 16, &next);
-    if (nf > 16) nf = 16;
-    int c_step = header_index(f, fl, nf, "step"), c_acc = header_index(f, fl, nf, "test_accuracy"),
-        c_loss = header_index(f, fl, nf, "test_loss"), c_tl = header_index(f, fl, nf, "train_loss");
-    if (c_step < 0 || c_acc < 0) {
-        set_reason(r, "%s: no step/test_accuracy header", path);
-        free(data);
-        return;
-    }
-    size_t cap = 0;
-    for (const char *p = (char *)data; *p; p++) cap += *p == '\n';
-    r->step = ib_xmalloc((cap + 1) * sizeof *r->step);
-    r->acc = ib_xmalloc((cap + 1) * sizeof *r->acc);
-    r->loss = ib_xmalloc((cap + 1) * sizeof *r->loss);
-    r->train_loss = ib_xmalloc((cap + 1) * sizeof *r->train_loss);
-    for (line = next; line; line = next) {
-        int n = split_line(line, f, fl, 16, &next);
-        if (n <= c_step || n <= c_acc || fl[c_step] == 0) continue;
-        int k = r->n_curve;
-        if ((size_t)k > cap) break;
-        r->step[k] = strtoll(f[c_step], NULL, 10);
-        r->acc[k] = num(f[c_acc], fl[c_acc]);
-        r->loss[k] = c_loss >= 0 && c_loss < n ? num(f[c_loss], fl[c_loss]) : NAN;
-        r->train_loss[k] = c_tl >= 0 && c_tl < n ? num(f[c_tl], fl[c_tl]) : NAN;
-        r->n_curve++;
-    }
-    free(data);
+    ib_curve c;
+    if (ib_curve_read(r->path, &c, err)) return err->code;
+    r->n_curve = c.n;
+    r->step = c.step, r->acc = c.test_accuracy, r->loss = c.test_loss, r->train_loss = c.train_loss;
+    c.step = NULL, c.test_accuracy = c.test_loss = c.train_loss = NULL;
+    ib_curve_free(&c);
     if (r->n_curve > 0) {
         r->final_acc = r->acc[r->n_curve - 1];
         r->final_step = r->step[r->n_curve - 1];
@@ -151,6 +46,7 @@ static void load_curve(ib_run *r, double stuck_below, const double *thr) {
                 }
     }
     r->stuck = r->status == IB_RUN_COMPLETE && r->n_curve > 0 && !(r->final_acc >= stuck_below);
+    return 0;
 }
 
 /* Per-run stats with the run's own layer list (merged into the sweep's afterwards). */
@@ -159,127 +55,79 @@ typedef struct run_layers {
     char name[IB_AGG_MAX_LAYERS][32];
 } run_layers;
 
-static int layer_of(run_layers *L, const char *s, int len) {
-    for (int i = 0; i < L->n; i++)
-        if (field_is(s, len, L->name[i])) return i;
-    if (L->n >= IB_AGG_MAX_LAYERS || len >= 32) return -1;
-    memcpy(L->name[L->n], s, (size_t)len);
-    L->name[L->n][len] = 0;
-    return L->n++;
-}
-
-static void load_stats(ib_run *r, run_layers *L) {
-    char path[4300];
-    ib_snprintf(path, sizeof path, "%s/stats.csv", r->path);
-    uint8_t *data;
-    size_t len;
-    ib_err e;
+/* stats.csv into the run: per recorded step, per layer, the fields of ib_stat_field. The layers
+ * are those of the first recorded step (it lists every layer), in their order there. */
+static int load_stats(ib_run *r, run_layers *L, ib_err *err) {
     L->n = 0;
-    if (ib_read_file(path, &data, &len, &e)) return;
-    enum { MAXF = 24 };
-    char *f[MAXF];
-    int fl[MAXF];
-    char *next;
-    int nf = split_line((char *)data, f, fl, MAXF, &next);
-    if (nf > MAXF) nf = MAXF;
-    static const char *cols[] = {"step", "layer", "tensor", "n", "l2", "rms", "mean", "std", "min", "max",
-                                 "frac_zero", "frac_saturated", "frac_nonfinite", "update_ratio", "sqrt_v_rms",
-                                 "frac_sqrt_v_below_eps"};
-    enum { C_STEP, C_LAYER, C_TENSOR, C_N, C_L2, C_RMS, C_MEAN, C_STD, C_MIN, C_MAX, C_ZERO, C_SAT, C_NONFIN,
-           C_URATIO, C_SQRTV, C_BELOW, NC };
-    int ci[NC];
-    for (int c = 0; c < NC; c++) ci[c] = header_index(f, fl, nf, cols[c]);
-    if (ci[C_STEP] < 0 || ci[C_LAYER] < 0 || ci[C_TENSOR] < 0) {
-        set_reason(r, "%s: not a stats.csv header", path);
-        free(data);
-        return;
+    ib_stats st;
+    if (ib_stats_read(r->path, &st, err)) return err->code;
+    if (st.n == 0) {
+        ib_stats_free(&st);
+        return 0;
     }
-    /* The first recorded step lists every layer: fix the layer list (and the row width) from it,
-     * and size the arrays from the bytes that step takes. */
-    long long first = -1;
-    char *p1 = next, *step1_end = NULL;
-    while (p1) {
-        char *nx;
-        int n = split_line(p1, f, fl, MAXF, &nx);
-        if (n >= NC && fl[ci[C_STEP]] > 0) {
-            long long st = strtoll(f[ci[C_STEP]], NULL, 10);
-            if (first < 0) first = st;
-            if (st != first) break;
-            layer_of(L, f[ci[C_LAYER]], fl[ci[C_LAYER]]);
+    int map[IB_STATS_MAX_LAYERS]; /* the file's layer index -> the run's, -1 when not at the first step */
+    for (int i = 0; i < IB_STATS_MAX_LAYERS; i++) map[i] = -1;
+    int n_steps = 0;
+    for (int i = 0; i < st.n; i++) {
+        if (i > 0 && st.rows[i].step != st.rows[i - 1].step) n_steps++;
+        int fl = st.rows[i].layer;
+        if (n_steps == 0 && map[fl] < 0 && L->n < IB_AGG_MAX_LAYERS) {
+            map[fl] = L->n;
+            ib_snprintf(L->name[L->n++], sizeof L->name[0], "%s", st.layer[fl]);
         }
-        p1 = nx;
-        step1_end = nx;
     }
+    n_steps++;
     const int W = L->n;
-    if (W == 0) {
-        free(data);
-        return;
-    }
-    size_t step_bytes = step1_end && next ? (size_t)(step1_end - next) : len;
-    int cap = (int)(len / (step_bytes ? step_bytes : 1)) + 2;
-    r->sstep = ib_xmalloc((size_t)cap * sizeof *r->sstep);
-    r->stats = ib_xmalloc((size_t)cap * W * IB_NFIELDS * sizeof *r->stats);
-    long long cur = -1;
+    r->sstep = ib_xmalloc((size_t)n_steps * sizeof *r->sstep);
+    r->stats = ib_xmalloc((size_t)n_steps * W * IB_NFIELDS * sizeof *r->stats);
+    for (size_t i = 0; i < (size_t)n_steps * W * IB_NFIELDS; i++) r->stats[i] = NAN;
     double *row = NULL;
-    for (char *line = next; line;) {
-        int n = split_line(line, f, fl, MAXF, &next);
-        line = next;
-        if (n < NC || fl[ci[C_STEP]] == 0) continue;
-        long long step = strtoll(f[ci[C_STEP]], NULL, 10);
-        if (step != cur) {
-            cur = step;
-            if (r->n_sstep == cap) {
-                cap *= 2;
-                r->sstep = realloc(r->sstep, (size_t)cap * sizeof *r->sstep);
-                r->stats = realloc(r->stats, (size_t)cap * W * IB_NFIELDS * sizeof *r->stats);
-                if (!r->sstep || !r->stats) abort();
-            }
-            r->sstep[r->n_sstep] = step;
+    for (int i = 0; i < st.n; i++) {
+        const ib_stats_row *x = &st.rows[i];
+        if (i == 0 || x->step != st.rows[i - 1].step) {
+            r->sstep[r->n_sstep] = x->step;
             row = r->stats + (size_t)r->n_sstep * W * IB_NFIELDS;
-            for (int i = 0; i < W * IB_NFIELDS; i++) row[i] = NAN;
             r->n_sstep++;
         }
-        int l = -1;
-        for (int i = 0; i < W; i++)
-            if (field_is(f[ci[C_LAYER]], fl[ci[C_LAYER]], L->name[i])) {
-                l = i;
-                break;
-            }
+        int l = map[x->layer];
         if (l < 0) continue; /* a layer absent at the first recording: not ours to guess */
         double *o = row + (size_t)l * IB_NFIELDS;
-        const char *t = f[ci[C_TENSOR]];
-        int tl = fl[ci[C_TENSOR]];
-#define V(c) (ci[c] >= 0 ? num(f[ci[c]], fl[ci[c]]) : NAN)
-        double nonfin = V(C_NONFIN);
+        const double *v = x->v;
+        double nonfin = v[IB_SCOL_FRAC_NONFINITE];
         if (!isnan(nonfin)) o[IB_F_NONFINITE] = isnan(o[IB_F_NONFINITE]) ? nonfin : fmax(o[IB_F_NONFINITE], nonfin);
-        if (field_is(t, tl, "weight")) {
-            o[IB_F_W_L2] = V(C_L2);
-            o[IB_F_W_RMS] = V(C_RMS);
-            o[IB_F_W_N] = V(C_N);
-        } else if (field_is(t, tl, "bias")) {
-            o[IB_F_B_MEAN] = V(C_MEAN);
-        } else if (field_is(t, tl, "preact")) {
-            o[IB_F_PRE_STD] = V(C_STD);
-            o[IB_F_PRE_MAXABS] = fmax(fabs(V(C_MIN)), fabs(V(C_MAX)));
-        } else if (field_is(t, tl, "act")) {
-            o[IB_F_ACT_STD] = V(C_STD);
-            o[IB_F_ACT_MEAN] = V(C_MEAN);
-            o[IB_F_ACT_ZERO] = V(C_ZERO);
-            o[IB_F_ACT_SAT] = V(C_SAT);
-        } else if (field_is(t, tl, "act_grad")) {
-            o[IB_F_AG_L2] = V(C_L2);
-        } else if (field_is(t, tl, "weight_grad")) {
-            o[IB_F_WG_L2] = V(C_L2);
-            o[IB_F_WG_RMS] = V(C_RMS);
-        } else if (field_is(t, tl, "update")) {
-            o[IB_F_UPD_RMS] = V(C_RMS);
-            o[IB_F_UPD_RATIO] = V(C_URATIO);
-            o[IB_F_SQRTV_RMS] = V(C_SQRTV);
-            o[IB_F_BELOW_EPS] = V(C_BELOW);
+        switch (x->tensor) {
+        case IB_TENSOR_WEIGHT:
+            o[IB_F_W_L2] = v[IB_SCOL_L2];
+            o[IB_F_W_RMS] = v[IB_SCOL_RMS];
+            o[IB_F_W_N] = v[IB_SCOL_N];
+            break;
+        case IB_TENSOR_BIAS: o[IB_F_B_MEAN] = v[IB_SCOL_MEAN]; break;
+        case IB_TENSOR_PREACT:
+            o[IB_F_PRE_STD] = v[IB_SCOL_STD];
+            o[IB_F_PRE_MAXABS] = fmax(fabs(v[IB_SCOL_MIN]), fabs(v[IB_SCOL_MAX]));
+            break;
+        case IB_TENSOR_ACT:
+            o[IB_F_ACT_STD] = v[IB_SCOL_STD];
+            o[IB_F_ACT_MEAN] = v[IB_SCOL_MEAN];
+            o[IB_F_ACT_ZERO] = v[IB_SCOL_FRAC_ZERO];
+            o[IB_F_ACT_SAT] = v[IB_SCOL_FRAC_SATURATED];
+            break;
+        case IB_TENSOR_ACT_GRAD: o[IB_F_AG_L2] = v[IB_SCOL_L2]; break;
+        case IB_TENSOR_WEIGHT_GRAD:
+            o[IB_F_WG_L2] = v[IB_SCOL_L2];
+            o[IB_F_WG_RMS] = v[IB_SCOL_RMS];
+            break;
+        case IB_TENSOR_UPDATE:
+            o[IB_F_UPD_RMS] = v[IB_SCOL_RMS];
+            o[IB_F_UPD_RATIO] = v[IB_SCOL_UPDATE_RATIO];
+            o[IB_F_SQRTV_RMS] = v[IB_SCOL_SQRT_V_RMS];
+            o[IB_F_BELOW_EPS] = v[IB_SCOL_FRAC_SQRT_V_BELOW_EPS];
+            break;
+        default: break; /* bias_grad, bias_update: not in the report */
         }
-#undef V
     }
-    free(data);
+    ib_stats_free(&st);
+    return 0;
 }
 
 /* A state read from a file; pending belongs to queues, anything unknown counts as failed. */
@@ -288,13 +136,19 @@ static ib_run_state state_from(const char *s) {
     return st < 0 || st == IB_RUN_PENDING ? IB_RUN_FAILED : (ib_run_state)st;
 }
 
-static void load_run(const char *sweep_dir, ib_run *r, double stuck_below, const double *thr, run_layers *L) {
-    ib_err e;
+/* One run's files. A file that is missing is a fact of the run (missing, running); one that
+ * src/rundir refuses fails the run, and with it the sweep's load (err names file and field). */
+static int load_run(const char *sweep_dir, ib_run *r, double stuck_below, const double *thr, run_layers *L,
+                    ib_err *err) {
     r->status = IB_RUN_MISSING;
     r->diverged_step = -1;
     r->bias_init = NAN;
     ib_run_record rec;
-    if (ib_run_record_read(r->path, &rec, &e) == 0 && rec.present) {
+    if (ib_run_record_read(r->path, &rec, err)) {
+        ib_run_record_free(&rec);
+        return err->code;
+    }
+    if (rec.present) {
         if (!rec.parsed) {
             r->status = IB_RUN_FAILED;
             set_reason(r, "%s/run.json: not valid JSON", r->path);
@@ -308,17 +162,21 @@ static void load_run(const char *sweep_dir, ib_run *r, double stuck_below, const
     ib_run_record_free(&rec);
     /* The sweep's own record says more about runs that never wrote (or never finished) run.json. */
     if (r->status == IB_RUN_MISSING || r->status == IB_RUN_RUNNING) {
-        ib_task_record rec;
-        if (ib_task_record_read(sweep_dir, r->index, &rec, &e) == 0 && rec.status) {
-            ib_run_state s = rec.state == IB_RUN_PENDING ? IB_RUN_MISSING : state_from(rec.status);
+        ib_task_record trec;
+        if (ib_task_record_read(sweep_dir, r->index, &trec, err)) {
+            ib_task_record_free(&trec);
+            return err->code;
+        }
+        if (trec.status) {
+            ib_run_state s = trec.state == IB_RUN_PENDING ? IB_RUN_MISSING : state_from(trec.status);
             if (s == IB_RUN_FAILED || s == IB_RUN_INTERRUPTED || (r->status == IB_RUN_MISSING && s == IB_RUN_RUNNING))
                 r->status = s;
-            if (rec.reason) set_reason(r, "%s", rec.reason);
+            if (trec.reason) set_reason(r, "%s", trec.reason);
         }
-        ib_task_record_free(&rec);
+        ib_task_record_free(&trec);
     }
-    load_curve(r, stuck_below, thr);
-    load_stats(r, L);
+    if (load_curve(r, stuck_below, thr, err) || load_stats(r, L, err)) return err->code;
+    return 0;
 }
 
 /* ---- the sweep ---- */
@@ -502,14 +360,32 @@ int ib_sweep_load(const char *dir, double stuck_below, ib_sweep_agg *s, ib_err *
     ib_manifest_free(&m);
 
     run_layers *layers = ib_xcalloc((size_t)n, sizeof *layers);
+    int refused = n; /* the first run (by index) whose files src/rundir refuses, and why */
+    ib_err first;
 #pragma omp parallel for schedule(dynamic, 4)
-    for (int k = 0; k < n; k++) load_run(s->dir, &s->runs[k], stuck_below, s->thresholds, &layers[k]);
+    for (int k = 0; k < n; k++) {
+        ib_err e;
+        if (load_run(s->dir, &s->runs[k], stuck_below, s->thresholds, &layers[k], &e)) {
+#pragma omp critical(ib_sweep_load_refused)
+            if (k < refused) {
+                refused = k;
+                first = e;
+            }
+        }
+    }
+    if (refused < n) {
+        free(layers);
+        ib_sweep_free(s);
+        *err = first;
+        return err->code;
+    }
     /* the sweep's layers: in order of first appearance */
     for (int k = 0; k < n; k++)
         for (int l = 0; l < layers[k].n; l++) {
             int found = 0;
             for (int q = 0; q < s->n_layers; q++) found |= !strcmp(s->layer[q], layers[k].name[l]);
-            if (!found && s->n_layers < IB_AGG_MAX_LAYERS) ib_snprintf(s->layer[s->n_layers++], 32, "%s", layers[k].name[l]);
+            if (!found && s->n_layers < IB_AGG_MAX_LAYERS)
+                ib_snprintf(s->layer[s->n_layers++], 32, "%s", layers[k].name[l]);
         }
 #pragma omp parallel for schedule(dynamic, 16)
     for (int k = 0; k < n; k++) remap_stats(s, &s->runs[k], &layers[k]);

@@ -1,5 +1,6 @@
 /* Aggregation of a sweep directory: every run's curve.csv, run.json and stats.csv read into
- * memory (CSV parsed by hand, runs read in parallel), then grouped per stddev: means, stds and
+ * memory (read and validated by src/rundir: rundir.h, runfiles.h; runs read in parallel), then
+ * grouped per stddev: means, stds and
  * minima over repeats, steps to accuracy thresholds, stuck / diverged / failed / missing counts,
  * and per-layer gradient-flow statistics averaged over repeats. Nothing is dropped silently:
  * every task of the manifest appears in `runs` with a status. */
@@ -104,9 +105,10 @@ typedef struct ib_sweep_agg {
 } ib_sweep_agg;
 
 /* Read DIR/sweep.json (ib_manifest_read, src/rundir) and every run it lists. Bad input (no
- * sweep.json, unreadable or invalid JSON, no tasks, a malformed task) fails with IB_EXIT_USAGE
- * naming the path; problems of single runs (missing,
- * running, unreadable files) are recorded in the run, never fatal. */
+ * sweep.json, unreadable or invalid JSON, no tasks, a malformed task, or any file of a run or task
+ * record that src/rundir refuses: a field that breaks its rule, an existing file that cannot be
+ * read) fails with IB_EXIT_USAGE naming the file and field (the first such run by index); states
+ * of single runs (missing, running, a run.json that is not JSON) are recorded in the run. */
 int ib_sweep_load(const char *dir, double stuck_below, ib_sweep_agg *out, ib_err *err);
 void ib_sweep_free(ib_sweep_agg *s);
 

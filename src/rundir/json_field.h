@@ -85,6 +85,49 @@ static inline char **jf_str_array_dup(char *const *v, int n) {
     return c;
 }
 
+/* ---- fields that are optional but, when present, must be right --------------------------------
+ * Each returns 0 when the field is absent (*out left as the caller set it) or valid (*out set),
+ * -1 when it is present but of the wrong type or out of range: the reader then refuses the file,
+ * naming the field, instead of reading a wrong value as absent. */
+
+/* A string of at most max bytes. */
+static inline int jf_opt_str(const cJSON *o, const char *k, size_t max, const char **out) {
+    const cJSON *v = cJSON_IsObject(o) ? cJSON_GetObjectItemCaseSensitive(o, k) : NULL;
+    if (!v) return 0;
+    if (!cJSON_IsString(v) || !v->valuestring || strnlen(v->valuestring, max + 1) > max) return -1;
+    *out = v->valuestring;
+    return 0;
+}
+
+/* A finite number; JSON null (what cJSON writes for NaN and infinities) reads as absent. */
+static inline int jf_opt_num(const cJSON *o, const char *k, double *out) {
+    const cJSON *v = cJSON_IsObject(o) ? cJSON_GetObjectItemCaseSensitive(o, k) : NULL;
+    if (!v || cJSON_IsNull(v)) return 0;
+    if (!cJSON_IsNumber(v) || !isfinite(v->valuedouble)) return -1;
+    *out = v->valuedouble;
+    return 0;
+}
+
+/* An integer in [lo, hi], range-checked before the cast (|lo|, |hi| < 2^53). */
+static inline int jf_opt_int(const cJSON *o, const char *k, long long lo, long long hi, long long *out) {
+    const cJSON *v = cJSON_IsObject(o) ? cJSON_GetObjectItemCaseSensitive(o, k) : NULL;
+    if (!v) return 0;
+    if (!cJSON_IsNumber(v)) return -1;
+    double d = v->valuedouble;
+    if (!(d >= (double)lo && d <= (double)hi) || d != floor(d)) return -1;
+    *out = (long long)d;
+    return 0;
+}
+
+/* An object. */
+static inline int jf_opt_obj(const cJSON *o, const char *k, const cJSON **out) {
+    const cJSON *v = cJSON_IsObject(o) ? cJSON_GetObjectItemCaseSensitive(o, k) : NULL;
+    if (!v) return 0;
+    if (!cJSON_IsObject(v)) return -1;
+    *out = v;
+    return 0;
+}
+
 /* PATH parsed as JSON. Returns 0 with *json NULL and *present 0 when there is no file, *present 1
  * and *json NULL when it is not JSON; fails (err) only when an existing file cannot be read. */
 static inline int jf_parse_file(const char *path, cJSON **json, int *present, ib_err *err) {

@@ -1,5 +1,8 @@
 #include "rundir.h"
 
+#include "json_field.h"
+#include "names.h"
+
 #include <limits.h>
 #include <math.h>
 #include <stdio.h>
@@ -15,15 +18,17 @@ int ib_run_state_parse(const char *name) {
     return -1;
 }
 
-static const char *string_at(const cJSON *obj, const char *key) {
-    const cJSON *x = cJSON_GetObjectItemCaseSensitive(obj, key);
-    return cJSON_IsString(x) ? x->valuestring : NULL;
+/* Refuse run.json: the record reads as present but unparsed, the error names file and field. */
+static int record_refused(ib_run_record *rec, ib_err *err, const char *path, const char *field, const char *rule) {
+    ib_run_record_free(rec);
+    rec->present = 1;
+    rec->state = -1;
+    rec->final_step = rec->diverged_step = -1;
+    rec->final_accuracy = rec->final_loss = rec->bias_init = NAN;
+    return ib_fail(err, IB_EXIT_USAGE, "%s: field '%s': %s", path, field, rule);
 }
 
-static double number_at(const cJSON *obj, const char *key, double dflt) {
-    const cJSON *x = cJSON_GetObjectItemCaseSensitive(obj, key);
-    return cJSON_IsNumber(x) ? x->valuedouble : dflt;
-}
+#define IB_STEP_LIMIT 999999999999999LL /* steps as read back: below 10^15, exact in a double */
 
 int ib_run_record_read(const char *run_dir, ib_run_record *rec, ib_err *err) {
     memset(rec, 0, sizeof *rec);
@@ -42,19 +47,30 @@ int ib_run_record_read(const char *run_dir, ib_run_record *rec, ib_err *err) {
     free(data);
     if (!rec->json) return 0;
     rec->parsed = 1; /* JSON; every field below is looked up, absent when it is not an object */
-    const cJSON *j = rec->json;
-    rec->status = string_at(j, "status");
-    rec->state = ib_run_state_parse(rec->status);
-    rec->reason = string_at(j, "reason");
-    const cJSON *config = cJSON_GetObjectItemCaseSensitive(j, "config");
+    const cJSON *j = rec->json, *config = NULL, *init = NULL, *fin = NULL;
+    const char *status = NULL, *reason = NULL;
+    if (jf_opt_str(j, "status", IB_NAME_MAX, &status) || (status && ib_run_state_parse(status) < 0))
+        return record_refused(rec, err, path, "status", "not a run state (complete, diverged, running, ...)");
+    rec->status = status;
+    rec->state = ib_run_state_parse(status);
+    if (jf_opt_str(j, "reason", IB_TEXT_MAX, &reason))
+        return record_refused(rec, err, path, "reason", "not a text of at most 4096 bytes");
+    if (reason) ib_text_clean((char *)reason); /* the record owns it: control characters become spaces */
+    rec->reason = reason;
+    if (jf_opt_obj(j, "config", &config)) return record_refused(rec, err, path, "config", "not an object");
+    if (jf_opt_obj(config, "init", &init)) return record_refused(rec, err, path, "config.init", "not an object");
+    if (jf_opt_num(init, "bias", &rec->bias_init))
+        return record_refused(rec, err, path, "config.init.bias", "not a finite number");
+    if (jf_opt_obj(j, "final", &fin)) return record_refused(rec, err, path, "final", "not an object");
+    if (jf_opt_num(fin, "test_accuracy", &rec->final_accuracy))
+        return record_refused(rec, err, path, "final.test_accuracy", "not a finite number");
+    if (jf_opt_num(fin, "test_loss", &rec->final_loss))
+        return record_refused(rec, err, path, "final.test_loss", "not a finite number");
+    if (jf_opt_int(fin, "step", 0, IB_STEP_LIMIT, &rec->final_step))
+        return record_refused(rec, err, path, "final.step", "not a step (a whole number from 0 to 10^15 - 1)");
+    if (jf_opt_int(j, "diverged_step", 0, IB_STEP_LIMIT, &rec->diverged_step))
+        return record_refused(rec, err, path, "diverged_step", "not a step (a whole number from 0 to 10^15 - 1)");
     if (config) rec->config_text = cJSON_PrintUnformatted(config);
-    const cJSON *init = cJSON_GetObjectItemCaseSensitive(config, "init");
-    rec->bias_init = number_at(init, "bias", NAN);
-    const cJSON *fin = cJSON_GetObjectItemCaseSensitive(j, "final");
-    rec->final_accuracy = number_at(fin, "test_accuracy", NAN);
-    rec->final_loss = number_at(fin, "test_loss", NAN);
-    rec->final_step = ib_num_to_ll(number_at(fin, "step", -1), 0, LLONG_MAX / 2, -1);
-    rec->diverged_step = ib_num_to_ll(number_at(j, "diverged_step", -1), -1, LLONG_MAX / 2, -1);
     return 0;
 }
 

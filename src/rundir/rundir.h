@@ -4,8 +4,9 @@
  *   curve.csv   one row per evaluation (ib_curve_write)
  * and the one enum of the states a run can be in, shared by train, `sweep status/resume/collect`
  * and report. Every string read from these files is data: a reader checks each field it uses
- * and range-checks numbers before any cast. A sweep directory's own files (sweep.json,
- * tasks/NNNN.json, slurm/submissions.json) are in sweepdir.h and submissions.h. */
+ * (names.h) and range-checks numbers before any cast. curve.csv and stats.csv are read back by
+ * runfiles.h; a sweep directory's own files (sweep.json, tasks/NNNN.json,
+ * slurm/submissions.json) are in sweepdir.h and submissions.h. */
 #ifndef IB_RUNDIR_H
 #define IB_RUNDIR_H
 
@@ -36,7 +37,7 @@ typedef struct ib_run_record {
     int parsed;           /* ... and is JSON (a value that is no object has none of the fields) */
     const char *status;   /* its "status" string as written (NULL if absent or not a string) */
     int state;            /* ib_run_state_parse(status), -1 when absent or unknown */
-    const char *reason;   /* "reason", or NULL */
+    const char *reason;   /* "reason" (control characters replaced by spaces), or NULL */
     char *config_text;    /* "config" printed compactly (compare with ib_train_config_to_json's), or NULL */
     long long final_step; /* "final.step", -1 if absent */
     double final_accuracy, final_loss; /* "final.test_accuracy"/"test_loss", NAN if absent */
@@ -45,8 +46,13 @@ typedef struct ib_run_record {
     cJSON *json;                       /* owns the strings above */
 } ib_run_record;
 
-/* Reads DIR/run.json. A missing file gives present = 0 and an unparsable one parsed = 0: both
- * return 0 (they are states, not errors); only an unreadable existing file fails. */
+/* Reads DIR/run.json. A missing file gives present = 0 and one that is not JSON parsed = 0: both
+ * return 0 (they are states, not errors). Fails (IB_EXIT_USAGE, "PATH: field 'F': ...", the record
+ * then present but not parsed) when an existing file cannot be read or a field breaks its rule:
+ * status a run state's name, reason text of at most IB_TEXT_MAX bytes (control characters read
+ * as spaces), config and config.init and final objects, config.init.bias, final.test_accuracy
+ * and final.test_loss finite numbers (null: absent), final.step and diverged_step whole numbers
+ * in [0, 10^15). Absent fields read as absent. */
 int ib_run_record_read(const char *run_dir, ib_run_record *rec, ib_err *err);
 void ib_run_record_free(ib_run_record *rec);
 

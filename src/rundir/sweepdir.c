@@ -10,26 +10,15 @@
 #include <string.h>
 
 #include "json_field.h"
+#include "names.h"
 #include "rundir.h"
 
-#define IB_SWEEP_ARG_MAX 65536  /* bytes of one argv string */
-#define IB_MANIFEST_STR_MAX 8192 /* bytes of a header string (preset, net, ...) */
+#define IB_SWEEP_ARG_MAX 8192 /* bytes of one argv string (a spec or a path with its flag) */
 
-/* A decimal unsigned 64-bit number written as a string ("seed", "base_seed"): 1 to 20 digits and
- * nothing else, within range. Returns 1 with *v set, else 0. */
-static int parse_u64(const char *s, unsigned long long *v) {
-    if (!s || !s[0] || strlen(s) > 20 || strspn(s, "0123456789") != strlen(s)) return 0;
-    errno = 0;
-    char *end;
-    unsigned long long x = strtoull(s, &end, 10);
-    if (errno || *end) return 0;
-    *v = x;
-    return 1;
-}
+/* A decimal unsigned 64-bit number written as a string ("seed", "base_seed"). */
+static int parse_u64(const char *s, unsigned long long *v) { return s && ib_parse_u64(s, strlen(s), v); }
 
-int ib_sweep_dir_ok(const char *rel) {
-    return rel && rel[0] && strlen(rel) < IB_SWEEP_DIR_MAX && rel[0] != '/' && !strstr(rel, "..");
-}
+int ib_sweep_dir_ok(const char *rel) { return ib_relpath_ok(rel, IB_SWEEP_DIR_MAX - 1); }
 
 /* ---- sweep.json: reading -------------------------------------------------------------------- */
 
@@ -60,23 +49,164 @@ static int manifest_invalid(ib_manifest *m, ib_err *err, const char *fmt, ...) {
     return err->code;
 }
 
-/* Task i of the manifest into st; NULL, or what is wrong with it. The dir is checked first: it
- * decides where anything of the task is read or written. */
-static const char *read_task(const cJSON *t, int i, ib_sweep_task *st) {
+/* ---- the train argv of a task ----------------------------------------------------------------
+ * sweep.json holds each task's argv, which `sweep resume` and `sweep run-task` hand to `initbench
+ * train` as they are: whoever can write sweep.json chooses them. So only what `initbench sweep`
+ * writes (ib_train_config_to_argv, src/train/config.c) is taken: "train", then train flags as
+ * "--name value", "--name=value" or, for switches, "--name", each at most once, each value of
+ * its flag's shape. --out, --threads and --progress (the runner sets them), and anything else, are
+ * refused. The flag parser of train checks the values' ranges once more. */
+
+enum { ARG_SWITCH, ARG_REAL, ARG_COUNT, ARG_NAME, ARG_SPEC, ARG_ABSPATH, ARG_EVENTS };
+static const struct {
+    const char *name;
+    int kind;
+} train_flags[] = { /* ib_train_flags (src/train/config.c) but threads and progress: test_runfiles compares */
+    {"stddev", ARG_REAL},         {"init", ARG_NAME},         {"init-scale", ARG_REAL},
+    {"init-mode", ARG_NAME},      {"init-distribution", ARG_NAME}, {"bias-init", ARG_REAL},
+    {"net", ARG_SPEC},            {"optimizer", ARG_NAME},    {"lr", ARG_REAL},
+    {"beta1", ARG_REAL},          {"beta2", ARG_REAL},        {"eps", ARG_REAL},
+    {"momentum", ARG_REAL},       {"nesterov", ARG_SWITCH},   {"rho", ARG_REAL},
+    {"batch", ARG_COUNT},         {"steps", ARG_COUNT},       {"eval-every", ARG_COUNT},
+    {"eval-batch", ARG_COUNT},    {"seed", ARG_COUNT},        {"dataset", ARG_NAME},
+    {"data-dir", ARG_ABSPATH},    {"train-offset", ARG_COUNT}, {"train-size", ARG_COUNT},
+    {"test-size", ARG_COUNT},     {"backend", ARG_NAME},      {"tf32", ARG_SWITCH},
+    {"checkpoint-every", ARG_COUNT}, {"stats-every", ARG_COUNT}, {"papi-events", ARG_EVENTS},
+    {"save-init", ARG_SWITCH},
+};
+enum { N_TRAIN_FLAGS = sizeof train_flags / sizeof train_flags[0] };
+
+static int arg_value_ok(int kind, const char *v) {
+    double d;
+    unsigned long long u;
+    switch (kind) {
+    case ARG_REAL: return ib_parse_real(v, strlen(v), &d);
+    case ARG_COUNT: return ib_parse_u64(v, strlen(v), &u);
+    case ARG_NAME: return ib_name_ok(v);
+    case ARG_SPEC: return ib_spec_text_ok(v, 0);
+    case ARG_ABSPATH: return ib_abspath_ok(v);
+    case ARG_EVENTS: return ib_event_list_ok(v);
+    }
+    return 0;
+}
+
+static const char *const arg_value_rule[] = {
+    [ARG_REAL] = "a decimal number",
+    [ARG_COUNT] = "a whole number (digits only)",
+    [ARG_NAME] = "a name ([A-Za-z0-9_.-], 1 to 31 characters)",
+    [ARG_SPEC] = "a layer spec ([a-z0-9:,./+-], at most 4096 bytes)",
+    [ARG_ABSPATH] = "an absolute path without control characters, '.' or '..'",
+    [ARG_EVENTS] = "a list of PAPI event names ([A-Za-z0-9_.,:=+-])",
+};
+
+const char *ib_sweep_argv_why(char *const *argv, int argc, char *why, size_t len) {
+    if (argc < 1 || strcmp(argv[0], "train") != 0) return "argument 1 is not \"train\"";
+    unsigned long long seen = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *eq = strchr(a, '=');
+        int f = -1;
+        if (!strncmp(a, "--", 2)) {
+            size_t n = eq ? (size_t)(eq - a - 2) : strlen(a + 2);
+            for (int k = 0; k < N_TRAIN_FLAGS && f < 0; k++)
+                if (strlen(train_flags[k].name) == n && !strncmp(a + 2, train_flags[k].name, n)) f = k;
+        }
+        if (f < 0) {
+            ib_snprintf(why, len, "argument %d is not a train flag a sweep writes (--out, --threads, --progress "
+                        "and anything else are refused)", i + 1);
+            return why;
+        }
+        const char *name = train_flags[f].name;
+        if (seen >> f & 1) return ib_snprintf(why, len, "argument %d: --%s given twice", i + 1, name), why;
+        seen |= 1ull << f;
+        if (train_flags[f].kind == ARG_SWITCH) {
+            if (eq) return ib_snprintf(why, len, "argument %d: --%s takes no value", i + 1, name), why;
+            continue;
+        }
+        const char *v = eq ? eq + 1 : i + 1 < argc ? argv[++i] : NULL;
+        if (!v) return ib_snprintf(why, len, "argument %d: --%s without its value", i + 1, name), why;
+        if (!arg_value_ok(train_flags[f].kind, v))
+            return ib_snprintf(why, len, "argument %d: the value of --%s is not %s", i + 1, name,
+                               arg_value_rule[train_flags[f].kind]),
+                   why;
+    }
+    return NULL;
+}
+
+/* ---- sweep.json: the tasks and the header ------------------------------------------------------- */
+
+/* Task i of the manifest into st; NULL, or what is wrong with it (a field and its rule). The dir
+ * is checked first: it decides where anything of the task is read or written. */
+static const char *read_task(const cJSON *t, int i, ib_sweep_task *st, char *why, size_t len) {
     if (!cJSON_IsObject(t)) return "not an object";
     const char *d = jf_str(t, "dir", IB_SWEEP_DIR_MAX - 1);
     if (!ib_sweep_dir_ok(d))
-        return "\"dir\" must be a relative path inside the sweep (no \"..\", 1 to 63 bytes)";
+        return "field 'dir': must be a relative path inside the sweep (1 to 63 bytes, components of "
+               "[A-Za-z0-9_.+-] joined by '/', none starting with '-', no '..')";
     st->stddev = jf_num(t, "stddev", NAN);
-    if (!isfinite(st->stddev)) return "\"stddev\" is not a finite number";
-    if (jf_int(t, "index", 0, INT_MAX, -1) != i) return "\"index\" is not its position in \"tasks\"";
+    if (!isfinite(st->stddev)) return "field 'stddev': not a finite number";
+    if (jf_int(t, "index", 0, INT_MAX, -1) != i) return "field 'index': not its position in 'tasks'";
     st->argv = jf_str_array(t, "argv", IB_SWEEP_MAX_ARGV, IB_SWEEP_ARG_MAX, &st->argc);
-    if (!st->argv || st->argc < 1) return "\"argv\" is not a list of 1 to 1024 strings";
+    if (!st->argv || st->argc < 1) return "field 'argv': not a list of 1 to 1024 strings of at most 8192 bytes";
+    char argv_why[256];
+    const char *bad = ib_sweep_argv_why(st->argv, st->argc, argv_why, sizeof argv_why);
+    if (bad) return ib_snprintf(why, len, "field 'argv': %s", bad), why;
     st->index = i;
-    st->repeat = (int)jf_int(t, "repeat", 0, INT_MAX, 0);
-    st->has_seed = parse_u64(jf_str(t, "seed", 20), &st->seed);
-    if (!st->has_seed) st->seed = 0;
+    long long repeat = 0;
+    if (jf_opt_int(t, "repeat", 0, INT_MAX, &repeat)) return "field 'repeat': not a whole number from 0 to 2^31 - 1";
+    st->repeat = (int)repeat;
+    const char *seed = NULL;
+    if (jf_opt_str(t, "seed", 20, &seed) || (seed && !parse_u64(seed, &st->seed)))
+        return "field 'seed': not a decimal 64-bit number written as a string";
+    st->has_seed = seed != NULL;
     snprintf(st->dir, sizeof st->dir, "%s", d);
+    return NULL;
+}
+
+/* The network as the user gave it (--net): a preset or a spec, or @FILE (a path: free text). */
+static int net_given_ok(const char *s) {
+    if (s[0] != '@') return ib_spec_text_ok(s, 1);
+    size_t n = strnlen(s, IB_SPEC_TEXT_MAX + 1);
+    if (n < 2 || n > IB_SPEC_TEXT_MAX) return 0;
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f) return 0;
+    return 1;
+}
+
+/* The header fields into m: NULL, or the field and its rule. */
+static const char *read_header(const cJSON *j, ib_manifest *m) {
+    long long v = -1;
+    if (jf_opt_int(j, "manifest_version", 0, INT_MAX, &v)) return "field 'manifest_version': not a whole number";
+    m->version = (int)v;
+    const char *preset = NULL, *seed = NULL, *net = NULL, *net_given = NULL, *opt_name = NULL, *scheme = NULL;
+    if (jf_opt_str(j, "preset", IB_NAME_MAX, &preset) || (preset && preset[0] && !ib_name_ok(preset)))
+        return "field 'preset': not a name ([A-Za-z0-9_.-], 1 to 31 characters)";
+    if (jf_opt_str(j, "base_seed", 20, &seed) || (seed && !parse_u64(seed, &m->base_seed)))
+        return "field 'base_seed': not a decimal 64-bit number written as a string";
+    m->has_base_seed = seed != NULL;
+    const cJSON *cfg = NULL, *opt = NULL, *init = NULL;
+    if (jf_opt_obj(j, "config", &cfg)) return "field 'config': not an object";
+    if (jf_opt_obj(cfg, "optimizer", &opt)) return "field 'config.optimizer': not an object";
+    if (jf_opt_obj(cfg, "init", &init)) return "field 'config.init': not an object";
+    if (jf_opt_str(cfg, "net", IB_SPEC_TEXT_MAX, &net) || (net && !ib_spec_text_ok(net, 0)))
+        return "field 'config.net': not a layer spec ([a-z0-9:,./+-], at most 4096 bytes)";
+    if (jf_opt_str(cfg, "net_given", IB_SPEC_TEXT_MAX, &net_given) || (net_given && !net_given_ok(net_given)))
+        return "field 'config.net_given': not a preset, a layer spec or @FILE (at most 4096 bytes, no control "
+               "characters)";
+    if (jf_opt_str(opt, "name", IB_NAME_MAX, &opt_name) || (opt_name && !ib_name_ok(opt_name)))
+        return "field 'config.optimizer.name': not a name ([A-Za-z0-9_.-], 1 to 31 characters)";
+    if (jf_opt_str(init, "scheme", IB_NAME_MAX, &scheme) || (scheme && !ib_name_ok(scheme)))
+        return "field 'config.init.scheme': not a name ([A-Za-z0-9_.-], 1 to 31 characters)";
+    m->lr = m->eps = NAN;
+    if (jf_opt_num(opt, "lr", &m->lr)) return "field 'config.optimizer.lr': not a finite number";
+    if (jf_opt_num(opt, "eps", &m->eps)) return "field 'config.optimizer.eps': not a finite number";
+    m->steps = -1;
+    if (jf_opt_int(cfg, "steps", 0, 999999999999999LL, &m->steps))
+        return "field 'config.steps': not a whole number from 0 to 10^15 - 1";
+    m->preset = preset && preset[0] ? ib_xstrdup(preset) : NULL; /* written "" when there was none */
+    m->net = net ? ib_xstrdup(net) : NULL;
+    m->net_given = net_given ? ib_xstrdup(net_given) : NULL;
+    m->optimizer = opt_name ? ib_xstrdup(opt_name) : NULL;
+    m->init_scheme = scheme ? ib_xstrdup(scheme) : NULL;
     return NULL;
 }
 
@@ -101,32 +231,26 @@ int ib_manifest_read(const char *sweep_dir, ib_manifest *m, ib_err *err) {
     const cJSON *raw = cJSON_IsObject(j) ? cJSON_GetObjectItemCaseSensitive(j, "tasks") : NULL;
     if (!tasks && cJSON_IsArray(raw)) {
         cJSON_Delete(j);
-        return manifest_invalid(m, err, "%s: more than %d tasks", path, IB_SWEEP_MAX_TASKS);
+        return manifest_invalid(m, err, "%s: field 'tasks': more than %d tasks", path, IB_SWEEP_MAX_TASKS);
     }
     if (!tasks || n < 1) {
         cJSON_Delete(j);
         return manifest_invalid(m, err, "%s: no \"tasks\" array (not a sweep manifest)", path);
     }
-    m->version = (int)jf_int(j, "manifest_version", 0, INT_MAX, -1);
-    m->preset = jf_strdup(j, "preset", IB_MANIFEST_STR_MAX);
-    m->has_base_seed = parse_u64(jf_str(j, "base_seed", 20), &m->base_seed);
-    if (!m->has_base_seed) m->base_seed = 0;
-    const cJSON *cfg = jf_obj(j, "config"), *opt = jf_obj(cfg, "optimizer"), *init = jf_obj(cfg, "init");
-    m->net = jf_strdup(cfg, "net", IB_MANIFEST_STR_MAX);
-    m->net_given = jf_strdup(cfg, "net_given", IB_MANIFEST_STR_MAX);
-    m->optimizer = jf_strdup(opt, "name", IB_MANIFEST_STR_MAX);
-    m->init_scheme = jf_strdup(init, "scheme", IB_MANIFEST_STR_MAX);
-    m->lr = jf_num(opt, "lr", NAN);
-    m->eps = jf_num(opt, "eps", NAN);
-    m->steps = jf_int(cfg, "steps", 0, LLONG_MAX / 2, -1);
+    const char *bad = read_header(j, m);
+    if (bad) {
+        cJSON_Delete(j);
+        return manifest_invalid(m, err, "%s: %s", path, bad);
+    }
     m->tasks = ib_xcalloc((size_t)n, sizeof *m->tasks);
     m->n = n;
     int i = 0;
+    char why[512];
     for (const cJSON *t = tasks->child; t; t = t->next, i++) {
-        const char *why = read_task(t, i, &m->tasks[i]);
-        if (why) {
+        bad = read_task(t, i, &m->tasks[i], why, sizeof why);
+        if (bad) {
             cJSON_Delete(j);
-            return manifest_invalid(m, err, "%s: task %d is malformed: %s", path, i, why);
+            return manifest_invalid(m, err, "%s: task %d: %s", path, i, bad);
         }
     }
     cJSON_Delete(j);
@@ -203,6 +327,21 @@ void ib_task_record_free(ib_task_record *r) {
     memset(r, 0, sizeof *r);
 }
 
+/* A string field of a task record: absent, or present and passing ok (an empty string too when
+ * empty_ok: the writer writes "" for fields it was not given). Copied into *out. */
+static int record_str(const cJSON *j, const char *k, size_t max, int (*ok)(const char *), int empty_ok,
+                      const char **out) {
+    const char *v = NULL;
+    if (jf_opt_str(j, k, max, &v)) return -1;
+    if (v && !(empty_ok && !v[0]) && !ok(v)) return -1;
+    *out = v ? ib_xstrdup(v) : NULL;
+    return 0;
+}
+
+static int status_ok(const char *s) { return ib_run_state_parse(s) >= 0; }
+static int any_text(const char *s) { return s != NULL; } /* free text: cleaned after the copy */
+static int log_path_ok(const char *s) { return ib_relpath_ok(s, IB_PATH_TEXT_MAX); }
+
 int ib_task_record_read(const char *sweep_dir, int index, ib_task_record *r, ib_err *err) {
     memset(r, 0, sizeof *r);
     r->index = r->exit_status = r->state = -1;
@@ -213,21 +352,55 @@ int ib_task_record_read(const char *sweep_dir, int index, ib_task_record *r, ib_
     if (jf_parse_file(path, &j, &r->present, err)) return err->code;
     if (!j) return 0;
     r->parsed = 1; /* JSON; every field below is looked up, absent when it is not an object */
-    r->index = (int)jf_int(j, "index", 0, INT_MAX, -1);
-    const char *d = jf_str(j, "dir", IB_SWEEP_DIR_MAX - 1);
-    r->dir = ib_sweep_dir_ok(d) ? ib_xstrdup(d) : NULL;
-    r->status = jf_strdup(j, "status", IB_TASK_RECORD_STR_MAX);
-    r->state = ib_run_state_parse(r->status);
-    r->reason = jf_strdup(j, "reason", IB_TASK_RECORD_STR_MAX);
-    r->exit_status = (int)jf_int(j, "exit_status", 0, INT_MAX, -1);
-    r->host = jf_strdup(j, "host", 255);
-    r->pid = jf_int(j, "pid", 1, INT_MAX, 0);
-    r->slurm_job = jf_strdup(j, "slurm_job", 47);
-    r->slurm_restart_count = jf_int(j, "slurm_restart_count", 0, INT_MAX, -1);
-    r->log = jf_strdup(j, "log", IB_TASK_RECORD_STR_MAX);
-    r->started_at = jf_strdup(j, "started_at", IB_TASK_RECORD_STR_MAX);
-    r->finished_at = jf_strdup(j, "finished_at", IB_TASK_RECORD_STR_MAX);
+    const char *field = NULL, *rule = NULL;
+    long long v;
+#define CHECK_FIELD(cond, f, why)                                                                                      \
+    if (!field && (cond)) field = f, rule = why
+    v = -1;
+    CHECK_FIELD(jf_opt_int(j, "index", 0, INT_MAX, &v) || (v >= 0 && v != index), "index",
+                "not this record's task number");
+    r->index = (int)v;
+    CHECK_FIELD(record_str(j, "dir", IB_SWEEP_DIR_MAX - 1, ib_sweep_dir_ok, 1, &r->dir), "dir",
+                "not a run directory inside the sweep");
+    CHECK_FIELD(record_str(j, "status", IB_NAME_MAX, status_ok, 1, &r->status), "status",
+                "not a run state (running, complete, diverged, failed, interrupted, ...)");
+    CHECK_FIELD(record_str(j, "reason", IB_TEXT_MAX, any_text, 1, &r->reason), "reason",
+                "not a text of at most 4096 bytes");
+    v = -1;
+    CHECK_FIELD(jf_opt_int(j, "exit_status", 0, INT_MAX, &v), "exit_status", "not a whole number >= 0");
+    r->exit_status = (int)v;
+    CHECK_FIELD(record_str(j, "host", 255, ib_hostname_ok, 1, &r->host), "host",
+                "not a host name ([A-Za-z0-9_.-], at most 255 characters)");
+    CHECK_FIELD(jf_opt_int(j, "pid", 0, INT_MAX, &r->pid), "pid", "not a process id (a whole number >= 0)");
+    CHECK_FIELD(record_str(j, "slurm_job", 47, ib_job_id_ok, 0, &r->slurm_job), "slurm_job",
+                "not a Slurm job id ([A-Za-z0-9_.+-], 1 to 47 characters)");
+    CHECK_FIELD(jf_opt_int(j, "slurm_restart_count", 0, INT_MAX, &r->slurm_restart_count), "slurm_restart_count",
+                "not a whole number >= 0");
+    CHECK_FIELD(record_str(j, "log", IB_PATH_TEXT_MAX, log_path_ok, 0, &r->log), "log",
+                "not a path inside the sweep (components of [A-Za-z0-9_.+-], no '..')");
+    CHECK_FIELD(record_str(j, "started_at", 63, ib_time_text_ok, 1, &r->started_at), "started_at",
+                "not a time ([0-9A-Za-z:.+-], at most 63 characters)");
+    CHECK_FIELD(record_str(j, "finished_at", 63, ib_time_text_ok, 1, &r->finished_at), "finished_at",
+                "not a time ([0-9A-Za-z:.+-], at most 63 characters)");
+#undef CHECK_FIELD
     cJSON_Delete(j);
+    if (field) {
+        ib_task_record_free(r);
+        r->present = 1;
+        r->index = r->exit_status = r->state = -1;
+        r->slurm_restart_count = -1;
+        return ib_fail(err, IB_EXIT_USAGE, "%s: field '%s': %s", path, field, rule);
+    }
+    if (r->status && !r->status[0]) { /* written "" when there was none */
+        free((char *)r->status);
+        r->status = NULL;
+    }
+    if (r->dir && !r->dir[0]) {
+        free((char *)r->dir);
+        r->dir = NULL;
+    }
+    if (r->reason) ib_text_clean((char *)r->reason);
+    r->state = ib_run_state_parse(r->status);
     return 0;
 }
 

@@ -1,5 +1,6 @@
-/* The run-directory module (src/rundir): run.json read back as a validated record, whatever the
- * file holds; run.json and curve.csv written whole; the run-state names. */
+/* The run-directory module (src/rundir): run.json read back as a validated record (a file whose
+ * field breaks its rule is refused, naming file and field); run.json and curve.csv written whole;
+ * the run-state names. curve.csv and stats.csv read back: test_runfiles.c. */
 #define _XOPEN_SOURCE 700
 #include <math.h>
 #include <stdio.h>
@@ -68,17 +69,66 @@ static void test_record(void) {
           "config printed compactly: %s", r.config_text ? r.config_text : "(null)");
     ib_run_record_free(&r);
 
-    /* hostile values: wrong types, numbers out of range for an integer, an unknown status */
-    put("run.json", "{\"status\": 7, \"reason\": [\"x\"], \"diverged_step\": 1e300, \"config\": \"text\","
-                    " \"final\": {\"step\": -5, \"test_accuracy\": \"0.9\"}}");
-    CHECK(ib_run_record_read(root, &r, &e) == 0 && r.parsed, "hostile record still reads");
-    CHECK(!r.status && r.state == -1 && !r.reason, "non-string status and reason are absent");
-    CHECK(r.diverged_step == -1 && r.final_step == -1, "out-of-range integers are absent, not cast: %lld %lld",
-          r.diverged_step, r.final_step);
-    CHECK(isnan(r.final_accuracy) && isnan(r.bias_init), "non-number accuracy is absent");
+    /* hostile values: each field of the wrong type, out of range, or no run state refuses the
+     * file, naming it and the field; nothing of it is read */
+    struct {
+        const char *json, *field;
+    } bad[] = {
+        {"{\"status\": 7}", "'status'"},
+        {"{\"status\": \"finished\"}", "'status'"},
+        {"{\"status\": \"Complete\"}", "'status'"},
+        {"{\"status\": \"complete'; touch /tmp/ib-pwned; '\"}", "'status'"},
+        {"{\"status\": \"<script>alert(1)</script>\"}", "'status'"},
+        {"{\"status\": \"complete\\n\"}", "'status'"},
+        {"{\"status\": \"complete\", \"reason\": [\"x\"]}", "'reason'"},
+        {"{\"status\": \"complete\", \"config\": \"text\"}", "'config'"},
+        {"{\"status\": \"complete\", \"config\": {\"init\": 5}}", "'config.init'"},
+        {"{\"status\": \"complete\", \"config\": {\"init\": {\"bias\": \"0.1\"}}}", "'config.init.bias'"},
+        {"{\"status\": \"complete\", \"config\": {\"init\": {\"bias\": 1e999}}}", "'config.init.bias'"},
+        {"{\"status\": \"complete\", \"final\": [1]}", "'final'"},
+        {"{\"status\": \"complete\", \"final\": {\"step\": -5}}", "'final.step'"},
+        {"{\"status\": \"complete\", \"final\": {\"step\": 1e300}}", "'final.step'"},
+        {"{\"status\": \"complete\", \"final\": {\"step\": 2.5}}", "'final.step'"},
+        {"{\"status\": \"complete\", \"final\": {\"step\": \"42\"}}", "'final.step'"},
+        {"{\"status\": \"complete\", \"final\": {\"step\": 1000000000000000}}", "'final.step'"},
+        {"{\"status\": \"complete\", \"final\": {\"test_accuracy\": \"0.9\"}}", "'final.test_accuracy'"},
+        {"{\"status\": \"complete\", \"final\": {\"test_loss\": true}}", "'final.test_loss'"},
+        {"{\"status\": \"diverged\", \"diverged_step\": \"NaN\"}", "'diverged_step'"},
+        {"{\"status\": \"diverged\", \"diverged_step\": -1}", "'diverged_step'"},
+        {"{\"status\": \"diverged\", \"diverged_step\": 1e20}", "'diverged_step'"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        put("run.json", bad[i].json);
+        int rc = ib_run_record_read(root, &r, &e);
+        CHECK(rc == IB_EXIT_USAGE && r.present && !r.parsed && !r.status && r.state == -1 && !r.reason &&
+                  !r.config_text && r.final_step == -1 && r.diverged_step == -1 && isnan(r.final_accuracy) &&
+                  strstr(e.msg, "run.json") && strstr(e.msg, bad[i].field),
+              "%s: rc %d '%s'", bad[i].json, rc, e.msg);
+        ib_run_record_free(&r);
+    }
+    /* a reason over 4096 bytes is refused; one with control characters is kept, cleaned */
+    char big[5200];
+    int k = snprintf(big, sizeof big, "{\"status\": \"failed\", \"reason\": \"");
+    memset(big + k, 'x', 4097);
+    snprintf(big + k + 4097, sizeof big - (size_t)k - 4097, "\"}");
+    put("run.json", big);
+    CHECK(ib_run_record_read(root, &r, &e) == IB_EXIT_USAGE && strstr(e.msg, "'reason'"), "long reason: %s", e.msg);
     ib_run_record_free(&r);
-    put("run.json", "{\"status\": \"finished\"}");
-    CHECK(ib_run_record_read(root, &r, &e) == 0 && r.status && r.state == -1, "unknown status: kept as text, no state");
+    put("run.json", "{\"status\": \"failed\", \"reason\": \"bad\\n\\u001b[2Jthing\\r\\u0000rest\"}");
+    CHECK(ib_run_record_read(root, &r, &e) == 0 && r.reason && !strcmp(r.reason, "bad  [2Jthing "),
+          "control characters become spaces: '%s'", r.reason ? r.reason : "(null)");
+    ib_run_record_free(&r);
+    /* null (what cJSON writes for a NaN) reads as absent; absent fields too */
+    put("run.json", "{\"status\": \"complete\", \"final\": {\"step\": 10, \"test_accuracy\": null, \"test_loss\": null},"
+                    " \"config\": {\"init\": {\"bias\": null}}}");
+    CHECK(ib_run_record_read(root, &r, &e) == 0 && r.state == IB_RUN_COMPLETE && r.final_step == 10 &&
+              isnan(r.final_accuracy) && isnan(r.bias_init) && !r.reason,
+          "nulls are absent: %s", e.msg);
+    ib_run_record_free(&r);
+    put("run.json", "{\"status\": \"interrupted\"}");
+    CHECK(ib_run_record_read(root, &r, &e) == 0 && r.state == IB_RUN_INTERRUPTED && r.final_step == -1 &&
+              r.diverged_step == -1 && !r.config_text,
+          "a bare record");
     ib_run_record_free(&r);
 }
 

@@ -1,8 +1,9 @@
 /* A sweep directory's files (src/rundir/sweepdir.h, submissions.h): sweep.json, tasks/NNNN.json
  * and slurm/submissions.json. Each reader is fed hostile content (wrong types, huge numbers,
- * NaN-like strings, missing fields, truncated files, arrays of 10^6 entries) and must answer with
- * a clear error or an absent field, never a crash; each writer round-trips and writes the bytes
- * cJSON_Print always gave. */
+ * NaN-like strings, quotes, backticks, $(), newlines, <script>, commas, truncated files, arrays of
+ * 10^6 entries, train argv that `initbench sweep` never writes) and must refuse it with exit 2 and
+ * a message naming the file and the field (or, for absent optional fields, read them as absent),
+ * never crash; each writer round-trips and writes the bytes cJSON_Print always gave. */
 #define _XOPEN_SOURCE 700
 #include <limits.h>
 #include <math.h>
@@ -66,11 +67,11 @@ static int manifest_from(const char *text, ib_manifest *m, char *msg, size_t len
 
 /* A manifest of the one task `task` (any JSON value) must be refused, the message holding `want`. */
 static void bad_task_json(const char *task, const char *want) {
-    char text[2048], msg[1100];
+    char text[4200], msg[1100];
     snprintf(text, sizeof text, "{\"tasks\": [%s]}", task);
     ib_manifest m;
     int rc = manifest_from(text, &m, msg, sizeof msg);
-    CHECK(rc == IB_EXIT_USAGE && m.problem == IB_MANIFEST_INVALID && strstr(msg, "task 0 is malformed") &&
+    CHECK(rc == IB_EXIT_USAGE && m.problem == IB_MANIFEST_INVALID && strstr(msg, "task 0: ") &&
               strstr(msg, want) && strstr(msg, "sweep.json") && !m.tasks && !m.n,
           "task %s: rc %d, '%s' (want '%s')", task, rc, msg, want);
     ib_manifest_free(&m);
@@ -78,7 +79,7 @@ static void bad_task_json(const char *task, const char *want) {
 
 /* The same for a task object with these fields. */
 static void bad_task(const char *fields, const char *want) {
-    char task[1024];
+    char task[4096];
     snprintf(task, sizeof task, "{%s}", fields);
     bad_task_json(task, want);
 }
@@ -123,51 +124,148 @@ static void test_manifest_hostile(void) {
     bad_task("\"index\": 0, \"stddev\": 0.1, \"dir\": 7, \"argv\": [\"train\"]", "relative");
     bad_task("\"index\": 0, \"stddev\": 0.1, \"argv\": [\"train\"]", "relative");
     /* stddev: NaN-like strings, infinity, absent */
-    bad_task("\"index\": 0, \"stddev\": \"NaN\", \"dir\": \"r\", \"argv\": [\"train\"]", "\"stddev\"");
-    bad_task("\"index\": 0, \"stddev\": \"0.1\", \"dir\": \"r\", \"argv\": [\"train\"]", "\"stddev\"");
-    bad_task("\"index\": 0, \"stddev\": 1e999, \"dir\": \"r\", \"argv\": [\"train\"]", "\"stddev\"");
-    bad_task("\"index\": 0, \"stddev\": -1e999, \"dir\": \"r\", \"argv\": [\"train\"]", "\"stddev\"");
-    bad_task("\"index\": 0, \"dir\": \"r\", \"argv\": [\"train\"]", "\"stddev\"");
+    bad_task("\"index\": 0, \"stddev\": \"NaN\", \"dir\": \"r\", \"argv\": [\"train\"]", "field 'stddev'");
+    bad_task("\"index\": 0, \"stddev\": \"0.1\", \"dir\": \"r\", \"argv\": [\"train\"]", "field 'stddev'");
+    bad_task("\"index\": 0, \"stddev\": 1e999, \"dir\": \"r\", \"argv\": [\"train\"]", "field 'stddev'");
+    bad_task("\"index\": 0, \"stddev\": -1e999, \"dir\": \"r\", \"argv\": [\"train\"]", "field 'stddev'");
+    bad_task("\"index\": 0, \"dir\": \"r\", \"argv\": [\"train\"]", "field 'stddev'");
     /* index: huge, negative, fractional, a string, another position, absent */
-    bad_task("\"index\": 1e300, \"stddev\": 0.1, \"dir\": \"r\", \"argv\": [\"train\"]", "\"index\"");
-    bad_task("\"index\": -1, \"stddev\": 0.1, \"dir\": \"r\", \"argv\": [\"train\"]", "\"index\"");
-    bad_task("\"index\": 0.5, \"stddev\": 0.1, \"dir\": \"r\", \"argv\": [\"train\"]", "\"index\"");
-    bad_task("\"index\": \"0\", \"stddev\": 0.1, \"dir\": \"r\", \"argv\": [\"train\"]", "\"index\"");
-    bad_task("\"index\": 1, \"stddev\": 0.1, \"dir\": \"r\", \"argv\": [\"train\"]", "\"index\"");
-    bad_task("\"stddev\": 0.1, \"dir\": \"r\", \"argv\": [\"train\"]", "\"index\"");
+    bad_task("\"index\": 1e300, \"stddev\": 0.1, \"dir\": \"r\", \"argv\": [\"train\"]", "field 'index'");
+    bad_task("\"index\": -1, \"stddev\": 0.1, \"dir\": \"r\", \"argv\": [\"train\"]", "field 'index'");
+    bad_task("\"index\": 0.5, \"stddev\": 0.1, \"dir\": \"r\", \"argv\": [\"train\"]", "field 'index'");
+    bad_task("\"index\": \"0\", \"stddev\": 0.1, \"dir\": \"r\", \"argv\": [\"train\"]", "field 'index'");
+    bad_task("\"index\": 1, \"stddev\": 0.1, \"dir\": \"r\", \"argv\": [\"train\"]", "field 'index'");
+    bad_task("\"stddev\": 0.1, \"dir\": \"r\", \"argv\": [\"train\"]", "field 'index'");
     /* argv: absent, empty, not strings, not an array */
-    bad_task("\"index\": 0, \"stddev\": 0.1, \"dir\": \"r\"", "\"argv\"");
-    bad_task("\"index\": 0, \"stddev\": 0.1, \"dir\": \"r\", \"argv\": []", "\"argv\"");
-    bad_task("\"index\": 0, \"stddev\": 0.1, \"dir\": \"r\", \"argv\": [\"train\", 1]", "\"argv\"");
-    bad_task("\"index\": 0, \"stddev\": 0.1, \"dir\": \"r\", \"argv\": [null]", "\"argv\"");
-    bad_task("\"index\": 0, \"stddev\": 0.1, \"dir\": \"r\", \"argv\": \"train --steps 10\"", "\"argv\"");
+    bad_task("\"index\": 0, \"stddev\": 0.1, \"dir\": \"r\"", "field 'argv'");
+    bad_task("\"index\": 0, \"stddev\": 0.1, \"dir\": \"r\", \"argv\": []", "field 'argv'");
+    bad_task("\"index\": 0, \"stddev\": 0.1, \"dir\": \"r\", \"argv\": [\"train\", 1]", "field 'argv'");
+    bad_task("\"index\": 0, \"stddev\": 0.1, \"dir\": \"r\", \"argv\": [null]", "field 'argv'");
+    bad_task("\"index\": 0, \"stddev\": 0.1, \"dir\": \"r\", \"argv\": \"train --steps 10\"", "field 'argv'");
     /* argv of 10^6 strings: over its bound */
     put_repeated("sweep.json", "{\"tasks\": [{" "\"index\": 0, \"stddev\": 0.1, \"dir\": \"r\", \"argv\": [", "\"x\"",
                  1000000, "]}]}");
-    CHECK(ib_manifest_read(root, &m, &e) && strstr(e.msg, "\"argv\""), "argv of 10^6: %s", e.msg);
+    CHECK(ib_manifest_read(root, &m, &e) && strstr(e.msg, "field 'argv'"), "argv of 10^6: %s", e.msg);
     ib_manifest_free(&m);
     /* a good task after a bad one: still refused, naming the bad one */
     put("sweep.json", "{\"tasks\": [{" TASK_OK "}, {\"index\": 1, \"stddev\": 0.2, \"dir\": \"/x\", \"argv\": [\"t\"]}]}");
-    CHECK(ib_manifest_read(root, &m, &e) && strstr(e.msg, "task 1 is malformed"), "second task: %s", e.msg);
+    CHECK(ib_manifest_read(root, &m, &e) && strstr(e.msg, "task 1: field 'dir'"), "second task: %s", e.msg);
     ib_manifest_free(&m);
 
-    /* optional fields out of range or mistyped read as absent; the header likewise */
-    const char *lax = "{\"manifest_version\": 1e300, \"preset\": 7, \"base_seed\": \"99999999999999999999999\","
-                      " \"config\": {\"net\": [\"x\"], \"steps\": 1e300, \"optimizer\": {\"name\": {}, \"lr\": \"0.1\","
-                      " \"eps\": 1e999}, \"init\": \"text\"},"
-                      " \"tasks\": [{" TASK_OK ", \"repeat\": 1e20, \"seed\": \"12a\"},"
-                      " {\"index\": 1, \"stddev\": -2, \"dir\": \"s\", \"argv\": [\"t\"], \"repeat\": \"3\", \"seed\": 5},"
-                      " {\"index\": 2, \"stddev\": 3, \"dir\": \"u\", \"argv\": [\"t\"], \"repeat\": -2,"
-                      " \"seed\": \"18446744073709551616\"},"
-                      " {\"index\": 3, \"stddev\": 3, \"dir\": \"v\", \"argv\": [\"t\"], \"repeat\": 2.5, \"seed\": \"-1\"}]}";
+    /* argv: only what `initbench sweep` writes; sweep.json's argv is run as `initbench train` */
+    const char *bad_argv[] = {
+        "\"sweep\"",                                          /* another subcommand */
+        "\"data\", \"--fetch\"",
+        "\"train\", \"--out\", \"/home/victim\"",             /* the runner sets these */
+        "\"train\", \"--out=/home/victim\"",
+        "\"train\", \"--threads\", \"4\"",
+        "\"train\", \"--progress=tty\"",
+        "\"train\", \"--data\", \"x\"",                        /* no train flag */
+        "\"train\", \"--note\", \"x\"",
+        "\"train\", \"positional\"",
+        "\"train\", \"-x\"",
+        "\"train\", \"--\"",
+        "\"train\", \"--net\", \"@/etc/passwd\"",              /* never a file to read */
+        "\"train\", \"--net=fc:10;touch /tmp/ib-pwned\"",
+        "\"train\", \"--net\", \"fc:10 $(id)\"",
+        "\"train\", \"--init\", \"<script>\"",
+        "\"train\", \"--optimizer\", \"adam`id`\"",
+        "\"train\", \"--steps\", \"1e3\"",
+        "\"train\", \"--steps\", \"-5\"",
+        "\"train\", \"--seed\", \"18446744073709551616\"",
+        "\"train\", \"--lr\", \"nan\"",
+        "\"train\", \"--lr\", \"0x10\"",
+        "\"train\", \"--stddev\", \"1e999\"",
+        "\"train\", \"--nesterov=1\"",
+        "\"train\", \"--steps\", \"5\", \"--steps\", \"6\"",
+        "\"train\", \"--steps=5\", \"--steps\", \"6\"",
+        "\"train\", \"--steps\"",
+        "\"train\", \"--data-dir\", \"relative/data\"",
+        "\"train\", \"--data-dir\", \"/data/../etc\"",
+        "\"train\", \"--data-dir\", \"/data\\nx\"",
+        "\"train\", \"--papi-events\", \"$(id)\"",
+    };
+    for (size_t i = 0; i < sizeof bad_argv / sizeof *bad_argv; i++) {
+        char t[1024];
+        snprintf(t, sizeof t, "\"index\": 0, \"stddev\": 0.1, \"dir\": \"r\", \"argv\": [%s]", bad_argv[i]);
+        bad_task(t, "field 'argv'");
+    }
+    /* the other task fields, present but wrong: refused, never read as absent */
+    bad_task(TASK_OK ", \"repeat\": 1e20", "field 'repeat'");
+    bad_task(TASK_OK ", \"repeat\": \"3\"", "field 'repeat'");
+    bad_task(TASK_OK ", \"repeat\": -2", "field 'repeat'");
+    bad_task(TASK_OK ", \"repeat\": 2.5", "field 'repeat'");
+    bad_task(TASK_OK ", \"seed\": \"12a\"", "field 'seed'");
+    bad_task(TASK_OK ", \"seed\": 5", "field 'seed'");
+    bad_task(TASK_OK ", \"seed\": \"18446744073709551616\"", "field 'seed'");
+    bad_task(TASK_OK ", \"seed\": \"-1\"", "field 'seed'");
+    bad_task(TASK_OK ", \"seed\": \"$(id)\"", "field 'seed'");
+    /* dir: what the shell, gnuplot, Slurm's --output or a CSV would read as something else */
+    const char *bad_dirs[] = {"runs/a'b", "runs/`id`", "runs/$(id)", "runs/%j", "runs/a b", "runs/a,b", "runs/a\\nb",
+                              "runs/<script>", "-rf", "runs//x", "runs/", "./runs"};
+    for (size_t i = 0; i < sizeof bad_dirs / sizeof *bad_dirs; i++) {
+        char t[512];
+        snprintf(t, sizeof t, "\"index\": 0, \"stddev\": 0.1, \"dir\": \"%s\", \"argv\": [\"train\"]", bad_dirs[i]);
+        bad_task(t, "field 'dir'");
+    }
+
+    /* the header: each field present but wrong refuses the manifest, naming it */
+    struct {
+        const char *header, *field;
+    } bad_head[] = {
+        {"\"manifest_version\": 1e300", "'manifest_version'"},
+        {"\"manifest_version\": \"1\"", "'manifest_version'"},
+        {"\"preset\": 7", "'preset'"},
+        {"\"preset\": \"quick'; touch /tmp/ib-pwned; '\"", "'preset'"},
+        {"\"preset\": \"<script>alert(1)</script>\"", "'preset'"},
+        {"\"preset\": \"a,b\"", "'preset'"},
+        {"\"preset\": \"0123456789012345678901234567890123456789\"", "'preset'"},
+        {"\"base_seed\": \"99999999999999999999999\"", "'base_seed'"},
+        {"\"base_seed\": 5", "'base_seed'"},
+        {"\"config\": \"text\"", "'config'"},
+        {"\"config\": {\"net\": [\"x\"]}", "'config.net'"},
+        {"\"config\": {\"net\": \"fc:10`id`\"}", "'config.net'"},
+        {"\"config\": {\"net\": \"@/etc/passwd\"}", "'config.net'"},
+        {"\"config\": {\"net\": \"fc:10\\nrelu\"}", "'config.net'"},
+        {"\"config\": {\"net_given\": \"<img src=x onerror=alert(1)>\"}", "'config.net_given'"},
+        {"\"config\": {\"net_given\": \"@/a\\nb\"}", "'config.net_given'"},
+        {"\"config\": {\"net_given\": \"'$(id)'\"}", "'config.net_given'"},
+        {"\"config\": {\"steps\": 1e300}", "'config.steps'"},
+        {"\"config\": {\"steps\": -1}", "'config.steps'"},
+        {"\"config\": {\"optimizer\": \"adam\"}", "'config.optimizer'"},
+        {"\"config\": {\"optimizer\": {\"name\": {}}}", "'config.optimizer.name'"},
+        {"\"config\": {\"optimizer\": {\"name\": \"adam<script>\"}}", "'config.optimizer.name'"},
+        {"\"config\": {\"optimizer\": {\"name\": \"adam, sgd\"}}", "'config.optimizer.name'"},
+        {"\"config\": {\"optimizer\": {\"lr\": \"0.1\"}}", "'config.optimizer.lr'"},
+        {"\"config\": {\"optimizer\": {\"eps\": 1e999}}", "'config.optimizer.eps'"},
+        {"\"config\": {\"init\": \"text\"}", "'config.init'"},
+        {"\"config\": {\"init\": {\"scheme\": \"he`id`\"}}", "'config.init.scheme'"},
+        {"\"config\": {\"init\": {\"scheme\": \"\"}}", "'config.init.scheme'"},
+    };
+    for (size_t i = 0; i < sizeof bad_head / sizeof *bad_head; i++) {
+        char text[1024];
+        snprintf(text, sizeof text, "{%s, \"tasks\": [{" TASK_OK "}]}", bad_head[i].header);
+        int rc = manifest_from(text, &m, msg, sizeof msg);
+        CHECK(rc == IB_EXIT_USAGE && m.problem == IB_MANIFEST_INVALID && strstr(msg, "sweep.json") &&
+                  strstr(msg, bad_head[i].field) && !m.tasks && !m.preset,
+              "%s: rc %d '%s'", bad_head[i].header, rc, msg);
+        ib_manifest_free(&m);
+    }
+
+    /* absent optional fields read as absent (a hand-written manifest, or one of an older version);
+     * the writer's "" preset likewise; a net given as @FILE or with spaces is kept as given */
+    const char *lax = "{\"preset\": \"\", \"config\": {\"net_given\": \"@/home/me/my nets/deep.spec\", \"optimizer\": {},"
+                      " \"init\": {}}, \"tasks\": [{" TASK_OK "},"
+                      " {\"index\": 1, \"stddev\": -2, \"dir\": \"s\", \"argv\": [\"train\", \"--steps=5\"]}]}";
     CHECK(manifest_from(lax, &m, msg, sizeof msg) == 0, "lax manifest reads: %s", msg);
-    CHECK(m.n == 4 && m.version == -1 && !m.preset && !m.has_base_seed && !m.net && !m.net_given && !m.optimizer &&
-              !m.init_scheme && isnan(m.lr) && isnan(m.eps) && m.steps == -1,
-          "mistyped header fields are absent");
+    CHECK(m.n == 2 && m.version == -1 && !m.preset && !m.has_base_seed && !m.net && m.net_given &&
+              !strcmp(m.net_given, "@/home/me/my nets/deep.spec") && !m.optimizer && !m.init_scheme && isnan(m.lr) &&
+              isnan(m.eps) && m.steps == -1,
+          "absent header fields are absent");
     for (int i = 0; i < m.n; i++)
         CHECK(m.tasks[i].repeat == 0 && !m.tasks[i].has_seed && m.tasks[i].seed == 0 && m.tasks[i].index == i,
               "task %d: repeat %d, seed %d", i, m.tasks[i].repeat, m.tasks[i].has_seed);
-    CHECK(m.tasks[1].stddev == -2 && !strcmp(m.tasks[2].dir, "u"), "the valid fields stay");
+    CHECK(m.tasks[1].stddev == -2 && !strcmp(m.tasks[1].dir, "s"), "the valid fields stay");
     ib_manifest_free(&m);
 }
 
@@ -203,7 +301,7 @@ static const char manifest_text[] =
     "\t\t\t\"repeat\":\t1,\n"
     "\t\t\t\"seed\":\t\"2\",\n"
     "\t\t\t\"dir\":\t\"runs/0001-w0.3-r1\",\n"
-    "\t\t\t\"argv\":\t[\"train\", \"--note\", \"a \\\"quoted\\\" \\\\ value\"]\n"
+    "\t\t\t\"argv\":\t[\"train\", \"--data-dir\", \"/data/a \\\"quoted\\\" \\\\ dir\", \"--lr=0.5\", \"--nesterov\"]\n"
     "\t\t}]\n"
     "}\n";
 
@@ -214,11 +312,12 @@ static cJSON *config_json(void) {
 }
 
 static void test_manifest_write(void) {
-    char *argv0[] = {"train", "--stddev", "0.0001", NULL}, *argv1[] = {"train", "--note", "a \"quoted\" \\ value", NULL};
+    char *argv0[] = {"train", "--stddev", "0.0001", NULL},
+         *argv1[] = {"train", "--data-dir", "/data/a \"quoted\" \\ dir", "--lr=0.5", "--nesterov", NULL};
     ib_sweep_task tasks[2] = {{.index = 0, .repeat = 0, .stddev = 1e-4, .seed = 1, .dir = "runs/0000-w0.0001-r0",
                                .argv = argv0, .argc = 3},
                               {.index = 1, .repeat = 1, .stddev = 0.3, .seed = 2, .dir = "runs/0001-w0.3-r1",
-                               .argv = argv1, .argc = 3}};
+                               .argv = argv1, .argc = 5}};
     ib_err e = {0};
     remove(at("sweep.json"));
     CHECK(ib_manifest_write_or_check(root, "quick", ULLONG_MAX, config_json(), tasks, 2, &e) == 0, "write: %s", e.msg);
@@ -304,31 +403,83 @@ static void test_task_record_hostile(void) {
     check_record_absent(&r, "an array");
     ib_task_record_free(&r);
 
-    char host[400];
-    memset(host, 'h', 300);
-    host[300] = 0;
-    char text[2048];
-    snprintf(text, sizeof text,
-             "{\"index\": \"3\", \"dir\": \"../../etc\", \"status\": 7, \"reason\": [\"x\"], \"exit_status\": -3,"
-             " \"host\": \"%s\", \"pid\": 1e300, \"slurm_job\": \"123456789012345678901234567890123456789012345678_1\","
-             " \"slurm_restart_count\": 1e20, \"log\": {}, \"started_at\": null, \"finished_at\": false}",
-             host);
-    put("tasks/0003.json", text);
-    CHECK(ib_task_record_read(root, 3, &r, &e) == 0 && r.parsed, "hostile record reads");
-    check_record_absent(&r, "hostile");
-    ib_task_record_free(&r);
-
-    const char *pids[] = {"-5", "0", "2.5", "\"123\"", "2147483648", "NaN"};
-    for (size_t i = 0; i < sizeof pids / sizeof pids[0]; i++) {
-        snprintf(text, sizeof text, "{\"status\": \"running\", \"pid\": %s}", pids[i]);
+    /* each field present but wrong: the record is refused, naming the file and the field */
+    char host[300];
+    memset(host, 'h', 256);
+    host[256] = 0;
+    char longtext[5000];
+    memset(longtext, 'x', 4097);
+    longtext[4097] = 0;
+    char text[6000];
+    struct {
+        const char *fields, *field;
+    } bad[] = {
+        {"\"index\": \"3\"", "'index'"},
+        {"\"index\": 4", "'index'"},
+        {"\"index\": 1e300", "'index'"},
+        {"\"dir\": \"../../etc\"", "'dir'"},
+        {"\"dir\": \"runs/`id`\"", "'dir'"},
+        {"\"dir\": 7", "'dir'"},
+        {"\"status\": 7", "'status'"},
+        {"\"status\": \"finished\"", "'status'"},
+        {"\"status\": \"running\\n\"", "'status'"},
+        {"\"status\": \"<script>alert(1)</script>\"", "'status'"},
+        {"\"reason\": [\"x\"]", "'reason'"},
+        {"\"reason\": \"LONG\"", "'reason'"},
+        {"\"exit_status\": -3", "'exit_status'"},
+        {"\"exit_status\": \"1\"", "'exit_status'"},
+        {"\"host\": \"HOST\"", "'host'"},
+        {"\"host\": \"node 7\"", "'host'"},
+        {"\"host\": \"`id`\"", "'host'"},
+        {"\"pid\": 1e300", "'pid'"},
+        {"\"pid\": -5", "'pid'"},
+        {"\"pid\": 2.5", "'pid'"},
+        {"\"pid\": \"123\"", "'pid'"},
+        {"\"pid\": 2147483648", "'pid'"},
+        {"\"slurm_job\": \"123456789012345678901234567890123456789012345678_1\"", "'slurm_job'"},
+        {"\"slurm_job\": \"1; scancel -u victim\"", "'slurm_job'"},
+        {"\"slurm_job\": \"\"", "'slurm_job'"},
+        {"\"slurm_restart_count\": 1e20", "'slurm_restart_count'"},
+        {"\"log\": {}", "'log'"},
+        {"\"log\": \"../../etc/passwd\"", "'log'"},
+        {"\"log\": \"/etc/passwd\"", "'log'"},
+        {"\"log\": \"runs/$(id)/train.log\"", "'log'"},
+        {"\"started_at\": null", "'started_at'"},
+        {"\"started_at\": \"<b>now</b>\"", "'started_at'"},
+        {"\"finished_at\": false", "'finished_at'"},
+        {"\"finished_at\": \"2026-01-02T03:04:05Z'; id; '\"", "'finished_at'"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        const char *f = bad[i].fields;
+        char fields[5200];
+        if (strstr(f, "HOST")) snprintf(fields, sizeof fields, "\"host\": \"%s\"", host);
+        else if (strstr(f, "LONG")) snprintf(fields, sizeof fields, "\"reason\": \"%s\"", longtext);
+        else snprintf(fields, sizeof fields, "%s", f);
+        snprintf(text, sizeof text, "{\"index\": 3, \"status\": \"running\", %s}", fields);
+        /* the field under test comes last: a JSON object keeps the last of two equal keys? no:
+         * cJSON finds the first, so the status under test must be the only one */
+        if (!strncmp(f, "\"status\"", 8) || !strncmp(f, "\"index\"", 7)) snprintf(text, sizeof text, "{%s}", fields);
         put("tasks/0003.json", text);
-        CHECK(ib_task_record_read(root, 3, &r, &e) == 0 && r.pid == 0 && r.state == (i == 5 ? -1 : IB_RUN_RUNNING),
-              "pid %s: %lld", pids[i], r.pid);
+        int rc = ib_task_record_read(root, 3, &r, &e);
+        CHECK(rc == IB_EXIT_USAGE && r.present && !r.parsed && strstr(e.msg, "0003.json") && strstr(e.msg, bad[i].field),
+              "%.80s: rc %d '%s'", fields, rc, e.msg);
+        check_record_absent(&r, fields);
         ib_task_record_free(&r);
     }
-    put("tasks/0003.json", "{\"status\": \"finished\"}");
-    CHECK(ib_task_record_read(root, 3, &r, &e) == 0 && r.status && !strcmp(r.status, "finished") && r.state == -1,
-          "unknown status: kept as text, no state");
+    /* a reason is free text: kept, its control characters as spaces */
+    put("tasks/0003.json", "{\"status\": \"failed\", \"reason\": \"<script>\\u001b[2J\\nx\\u0007\"}");
+    CHECK(ib_task_record_read(root, 3, &r, &e) == 0 && r.reason && !strcmp(r.reason, "<script> [2J x "),
+          "reason kept as text: '%s'", r.reason ? r.reason : "(null)");
+    ib_task_record_free(&r);
+    /* the writer's "" for a missing dir or status, and pid 0, read as absent */
+    put("tasks/0003.json", "{\"index\": 3, \"dir\": \"\", \"status\": \"\", \"host\": \"\", \"pid\": 0, \"started_at\": \"\"}");
+    CHECK(ib_task_record_read(root, 3, &r, &e) == 0 && !r.dir && !r.status && r.state == -1 && r.pid == 0 && r.host &&
+              !r.host[0] && r.started_at && !r.started_at[0],
+          "empty strings: %s", e.msg);
+    ib_task_record_free(&r);
+    snprintf(text, sizeof text, "{\"status\": \"running\", \"pid\": NaN}");
+    put("tasks/0003.json", text);
+    CHECK(ib_task_record_read(root, 3, &r, &e) == 0 && r.present && !r.parsed, "NaN: no JSON");
     ib_task_record_free(&r);
     put("tasks/0003.json", "{\"status\": \"pending\"}");
     CHECK(ib_task_record_read(root, 3, &r, &e) == 0 && r.state == IB_RUN_PENDING, "pending");
@@ -426,27 +577,42 @@ static void test_submissions_hostile(void) {
           "mistyped arrays and options are absent");
     ib_submissions_free(&s);
 
-    /* entries: only objects count; each field checked */
-    CHECK(subs_from("{\"submissions\": [1, \"x\", null, {\"job_id\": 1001, \"list\": \"../../etc/passwd\","
-                    " \"array_tasks\": 0, \"submitted_at\": 5, \"sbatch\": [\"sbatch\", 3]},"
-                    " {\"job_id\": \"12a\", \"list\": \"/etc/passwd\", \"array_tasks\": 1e300},"
-                    " {\"job_id\": \"\", \"list\": \"\", \"array_tasks\": \"2\"},"
-                    " {\"job_id\": \"1234567890123456789012345678901234\", \"list\": 7, \"array_tasks\": -1}],"
-                    " \"collect_jobs\": [{\"job_id\": \"-1\", \"dependency\": []}, 4]}",
+    /* entries: only objects count; numbers out of range are absent, a bad string refuses the file
+     * naming the field (its position in the array); more cases in tests/jobs/test_slurm_args.c */
+    CHECK(subs_from("{\"submissions\": [1, \"x\", null, {\"job_id\": \"1001\", \"array_tasks\": 0},"
+                    " {\"array_tasks\": 1e300}, {\"array_tasks\": \"2\"}, {\"array_tasks\": -1}],"
+                    " \"collect_jobs\": [{}, 4]}",
                     &s, &e) == 0,
-          "hostile entries read: %s", e.msg);
+          "entries read: %s", e.msg);
     CHECK(s.n_subs == 4 && s.n_collects == 1 && s.options_last, "objects kept: %d, %d", s.n_subs, s.n_collects);
     for (int i = 0; i < s.n_subs; i++)
-        CHECK(!s.subs[i].job_id && !s.subs[i].list && s.subs[i].array_tasks == -1 && !s.subs[i].submitted_at &&
-                  !s.subs[i].sbatch,
-              "submission %d: every field absent", i);
-    CHECK(!s.collects[0].job_id && !s.collects[0].dependency, "collect job: fields absent");
+        CHECK(s.subs[i].array_tasks == -1 && !s.subs[i].list && !s.subs[i].submitted_at && !s.subs[i].sbatch,
+              "submission %d: array_tasks absent", i);
     ib_submissions_free(&s);
+    const char *bad_entries[][2] = {
+        {"{\"submissions\": [1, \"x\", null, {\"job_id\": 1001}]}", "submissions[3].job_id: not a string"},
+        {"{\"submissions\": [{\"job_id\": \"12a\"}]}", "submissions[0].job_id"},
+        {"{\"submissions\": [{\"job_id\": \"\"}]}", "submissions[0].job_id"},
+        {"{\"submissions\": [{\"job_id\": \"1234567890123456789012345678901234\"}]}", "submissions[0].job_id"},
+        {"{\"submissions\": [{\"list\": \"../../etc/passwd\"}]}", "submissions[0].list"},
+        {"{\"submissions\": [{\"list\": \"/etc/passwd\"}]}", "submissions[0].list"},
+        {"{\"submissions\": [{\"list\": 7}]}", "submissions[0].list"},
+        {"{\"submissions\": [{\"submitted_at\": 5}]}", "submissions[0].submitted_at"},
+        {"{\"submissions\": [{\"sbatch\": [\"sbatch\", 3]}]}", "submissions[0].sbatch[1]"},
+        {"{\"collect_jobs\": [{\"job_id\": \"-1\"}]}", "collect_jobs[0].job_id"},
+        {"{\"collect_jobs\": [{\"dependency\": []}]}", "collect_jobs[0].dependency"},
+    };
+    for (size_t i = 0; i < sizeof bad_entries / sizeof bad_entries[0]; i++) {
+        CHECK(subs_from(bad_entries[i][0], &s, &e) == IB_EXIT_USAGE && strstr(e.msg, "submissions.json") &&
+                  strstr(e.msg, bad_entries[i][1]) && !s.n_subs && !s.n_collects,
+              "%s: %s", bad_entries[i][0], e.msg);
+        ib_submissions_free(&s);
+    }
 
     /* options: out of their flags' ranges, mistyped, NaN-like */
-    CHECK(subs_from("{\"options\": {\"partition\": 5, \"account\": [\"a\"], \"time\": null, \"mem\": \"4G\","
+    CHECK(subs_from("{\"options\": {\"mem\": \"4G\","
                     " \"cpus_per_task\": 0, \"array_throttle\": 1e300, \"tasks_per_job\": 0, \"signal_lead\": \"NaN\","
-                    " \"max_array_size\": -1, \"sbatch_args\": [\"--qos=x\", \"no-dash\"]}}",
+                    " \"max_array_size\": -1, \"sbatch_args\": [\"--qos=x\"]}}",
                     &s, &e) == 0 && s.has_options,
           "hostile options read");
     const ib_slurm_options *o = &s.options;
@@ -454,18 +620,31 @@ static void test_submissions_hostile(void) {
     CHECK(o->cpus_per_task == -1 && o->array_throttle == -1 && o->tasks_per_job == -1 && o->signal_lead == -1 &&
               o->max_array_size == -1,
           "numbers out of range are absent (tasks_per_job 0 would divide by zero)");
-    CHECK(!o->sbatch_args && !o->n_sbatch_args, "sbatch_args with a non-option: absent");
+    CHECK(o->n_sbatch_args == 1 && !strcmp(o->sbatch_args[0], "--qos=x"), "sbatch_args read");
     ib_submissions_free(&s);
-    CHECK(subs_from("{\"options\": {\"cpus_per_task\": 4096.5, \"tasks_per_job\": 100001, \"sbatch_args\": [1]}}", &s,
-                    &e) == 0 &&
-              s.options.cpus_per_task == -1 && s.options.tasks_per_job == -1 && !s.options.sbatch_args,
+    CHECK(subs_from("{\"options\": {\"cpus_per_task\": 4096.5, \"tasks_per_job\": 100001}}", &s, &e) == 0 &&
+              s.options.cpus_per_task == -1 && s.options.tasks_per_job == -1,
           "fractional and too large: absent");
     ib_submissions_free(&s);
+    /* a mistyped or non-option string is refused, never dropped: resume would submit without it */
+    const char *bad_options[][2] = {
+        {"{\"options\": {\"partition\": 5}}", "options.partition: not a string"},
+        {"{\"options\": {\"account\": [\"a\"]}}", "options.account"},
+        {"{\"options\": {\"time\": null}}", "options.time"},
+        {"{\"options\": {\"sbatch_args\": [\"--qos=x\", \"no-dash\"]}}", "options.sbatch_args[1]"},
+        {"{\"options\": {\"sbatch_args\": [1]}}", "options.sbatch_args[0]"},
+    };
+    for (size_t i = 0; i < sizeof bad_options / sizeof bad_options[0]; i++) {
+        CHECK(subs_from(bad_options[i][0], &s, &e) == IB_EXIT_USAGE && strstr(e.msg, bad_options[i][1]) &&
+                  !s.options.sbatch_args,
+              "%s: %s", bad_options[i][0], e.msg);
+        ib_submissions_free(&s);
+    }
 
-    /* 10^6 entries: sbatch_args over its bound is absent; submissions over theirs is an error */
-    put_repeated("slurm/submissions.json", "{\"options\": {\"sbatch_args\": [", "\"--x\"", 1000000, "]}}");
-    CHECK(ib_submissions_read(root, &s, &e) == 0 && s.has_options && !s.options.sbatch_args,
-          "10^6 sbatch_args: absent");
+    /* 10^6 entries: sbatch_args or submissions over their bounds are refused */
+    put_repeated("slurm/submissions.json", "{\"options\": {\"sbatch_args\": [", "\"--x=1\"", 1000000, "]}}");
+    CHECK(ib_submissions_read(root, &s, &e) == IB_EXIT_USAGE && strstr(e.msg, "options.sbatch_args: more than 64"),
+          "10^6 sbatch_args: %s", e.msg);
     ib_submissions_free(&s);
     put_repeated("slurm/submissions.json", "{\"options\": {}, \"submissions\": [", "{}", 1000000, "]}");
     CHECK(ib_submissions_read(root, &s, &e) == IB_EXIT_USAGE && strstr(e.msg, "more than 100000 submissions") &&
@@ -483,7 +662,8 @@ static void test_submissions_hostile(void) {
     ib_submissions_free(&s);
     put_repeated("slurm/submissions.json", "{\"submissions\": [{\"job_id\": \"1\", \"sbatch\": [", "\"a\"", 1000000,
                  "]}]}");
-    CHECK(ib_submissions_read(root, &s, &e) == 0 && s.n_subs == 1 && !s.subs[0].sbatch, "sbatch of 10^6: absent");
+    CHECK(ib_submissions_read(root, &s, &e) == IB_EXIT_USAGE && strstr(e.msg, "submissions[0].sbatch: more than"),
+          "sbatch of 10^6: %s", e.msg);
     ib_submissions_free(&s);
 
     /* unreadable (a directory in its place) */
