@@ -8,9 +8,11 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "executor_slurm_argv.h"
 #include "proc.h"
 #include "runinfo.h"
 #include "slurm.h"
+#include "strbuf.h"
 #include "submissions.h"
 #include "task_state.h"
 
@@ -36,8 +38,8 @@ int sweep_take_sbatch_args(int *argc, char **argv, slurm_opts *o, ib_err *err) {
         }
         if (v) {
             if (o->n_extra >= MAX_SBATCH_ARGS) return ib_fail(err, IB_EXIT_USAGE, "--sbatch-arg: at most %d", MAX_SBATCH_ARGS);
-            if (v[0] != '-')
-                return ib_fail(err, IB_EXIT_USAGE, "--sbatch-arg '%s': expected an sbatch option starting with '-'", v);
+            char why[600];
+            if (ib_sbatch_arg_check(v, why, sizeof why)) return ib_fail(err, IB_EXIT_USAGE, "--sbatch-arg: %s", why);
             o->extra[o->n_extra++] = (char *)v;
             continue;
         }
@@ -77,6 +79,25 @@ int sweep_refuse_slurm_flags(ib_flag *f, int n, const slurm_opts *o, ib_err *err
         if (ib_flag_find(f, n, slurm_only[i])->seen)
             return ib_fail(err, IB_EXIT_USAGE, "sweep: --%s applies only to --executor slurm", slurm_only[i]);
     if (o->n_extra) return ib_fail(err, IB_EXIT_USAGE, "sweep: --sbatch-arg applies only to --executor slurm");
+    return 0;
+}
+
+int sweep_slurm_check(const slurm_opts *o, const char *dir, ib_err *err) {
+    const struct {
+        const char *name, *value;
+    } opts[] = {{"partition", o->partition}, {"account", o->account}, {"time", o->time}, {"mem", o->mem}, {"gres", o->gres}};
+    char why[600];
+    for (size_t i = 0; i < sizeof opts / sizeof opts[0]; i++)
+        if (opts[i].value && ib_slurm_option_check(opts[i].name, opts[i].value, why, sizeof why))
+            return ib_fail(err, IB_EXIT_USAGE, "sweep: %s", why);
+    for (int i = 0; i < o->n_extra; i++)
+        if (ib_sbatch_arg_check(o->extra[i], why, sizeof why)) return ib_fail(err, IB_EXIT_USAGE, "--sbatch-arg: %s", why);
+    for (const unsigned char *p = (const unsigned char *)dir; dir && *p; p++)
+        if (*p == '\\' || *p < 0x20 || *p == 0x7f)
+            return ib_fail(err, IB_EXIT_USAGE,
+                           "sweep directory %s: holds a %s, which Slurm's output file patterns cannot name (a "
+                           "backslash turns their %%A/%%a off); use a directory without one for --executor slurm",
+                           dir, *p == '\\' ? "backslash" : "control character");
     return 0;
 }
 
@@ -209,27 +230,42 @@ static int sbatch(char **argv, char *job_id, size_t len, ib_err *err) {
     return ret;
 }
 
-/* An sbatch command line under construction (each argument allocated). */
-typedef struct sbatch_argv {
-    char *a[MAX_SBATCH_ARGS + 32];
-    int k;
-} sbatch_argv;
+void sbatch_argv_free(sbatch_argv *v) {
+    for (int i = 0; i < v->k; i++) free(v->a[i]);
+    free(v->a);
+    memset(v, 0, sizeof *v);
+}
 
 static void push_arg(sbatch_argv *v, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void push_arg(sbatch_argv *v, const char *fmt, ...) {
-    const int max = (int)(sizeof v->a / sizeof v->a[0]);
-    if (v->k >= max - 1) return;
-    char buf[8300];
-    va_list ap;
+    if (v->k + 2 > v->cap) {
+        v->cap = v->cap ? v->cap * 2 : 32;
+        v->a = realloc(v->a, (size_t)v->cap * sizeof *v->a);
+        if (!v->a) abort();
+    }
+    va_list ap, again;
     va_start(ap, fmt);
-    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_copy(again, ap);
+    int n = vsnprintf(NULL, 0, fmt, ap);
     va_end(ap);
-    v->a[v->k++] = ib_xstrdup(buf);
+    if (n < 0) abort();
+    char *arg = ib_xmalloc((size_t)n + 1);
+    vsnprintf(arg, (size_t)n + 1, fmt, again);
+    va_end(again);
+    v->a[v->k++] = arg;
     v->a[v->k] = NULL;
 }
 
-static void free_args(sbatch_argv *v) {
-    for (int i = 0; i < v->k; i++) free(v->a[i]);
+void sweep_sbatch_pattern_literal(ib_strbuf *b, const char *text) {
+    for (const char *p = text; *p; p++) ib_strbuf_append_n(b, *p == '%' ? "%%" : p, *p == '%' ? 2 : 1);
+}
+
+/* --output=DIR/slurm/logs/NAME: DIR as a literal, NAME a pattern of initbench's own. */
+static void push_output(sbatch_argv *v, const sweep *sw, const char *name_pattern) {
+    ib_strbuf b = {0};
+    sweep_sbatch_pattern_literal(&b, sw->dir);
+    push_arg(v, "--output=%s/slurm/logs/%s", ib_strbuf_str(&b), name_pattern);
+    ib_strbuf_free(&b);
 }
 
 static void common_sbatch_args(sbatch_argv *v, const slurm_opts *o) {
@@ -238,10 +274,8 @@ static void common_sbatch_args(sbatch_argv *v, const slurm_opts *o) {
     for (int i = 0; i < o->n_extra; i++) push_arg(v, "%s", o->extra[i]);
 }
 
-/* sbatch for one array job of m array tasks over the task list list_abs. */
-static void array_sbatch_argv(sbatch_argv *v, const sweep *sw, const slurm_opts *o, int m, const char *list_abs) {
-    v->k = 0;
-    v->a[0] = NULL;
+void sweep_array_sbatch_argv(sbatch_argv *v, const sweep *sw, const slurm_opts *o, int m, const char *list_abs) {
+    memset(v, 0, sizeof *v);
     push_arg(v, "sbatch");
     push_arg(v, "--parsable");
     if (o->array_throttle > 0) push_arg(v, "--array=0-%d%%%d", m - 1, o->array_throttle);
@@ -249,7 +283,7 @@ static void array_sbatch_argv(sbatch_argv *v, const sweep *sw, const slurm_opts 
     const char *base = strrchr(sw->dir, '/');
     push_arg(v, "--job-name=ib-sweep-%s", base ? base + 1 : sw->dir);
     push_arg(v, "--chdir=%s", sw->dir);
-    push_arg(v, "--output=%s/slurm/logs/%%A_%%a.out", sw->dir);
+    push_output(v, sw, "%A_%a.out");
     push_arg(v, "--cpus-per-task=%d", o->cpus_per_task);
     if (o->time) push_arg(v, "--time=%s", o->time);
     if (o->mem) push_arg(v, "--mem=%s", o->mem);
@@ -258,6 +292,21 @@ static void array_sbatch_argv(sbatch_argv *v, const sweep *sw, const slurm_opts 
     push_arg(v, "%s/slurm/array.sbatch", sw->dir);
     push_arg(v, "%s", list_abs);
 }
+
+void sweep_collect_sbatch_argv(sbatch_argv *v, const sweep *sw, const slurm_opts *o, const char *deps) {
+    memset(v, 0, sizeof *v);
+    push_arg(v, "sbatch");
+    push_arg(v, "--parsable");
+    push_arg(v, "--dependency=%s", deps);
+    push_arg(v, "--job-name=ib-collect");
+    push_arg(v, "--chdir=%s", sw->dir);
+    push_output(v, sw, "collect-%j.out");
+    push_arg(v, "--cpus-per-task=1");
+    common_sbatch_args(v, o);
+    push_arg(v, "%s/slurm/collect.sbatch", sw->dir);
+}
+
+void sweep_dependency_add(ib_strbuf *deps, const char *job_id) { ib_strbuf_appendf(deps, ":%s", job_id); }
 
 /* ---- submission ----------------------------------------------------------------------------- */
 
@@ -283,48 +332,34 @@ static int prepare_submission(const sweep *sw, const slurm_opts *o, ib_err *err)
     return 0;
 }
 
-/* The task list of an array job: line g - g0 holds the tasks of group g (per tasks each). */
-static int write_task_list(const char *path, const int *todo, int n_todo, int per, int g0, int m, ib_err *err) {
-    size_t cap = (size_t)m * (size_t)per * 12 + 16, len = 0;
-    char *text = ib_xmalloc(cap);
-    for (int g = g0; g < g0 + m; g++) {
-        for (int j = 0; j < per && g * per + j < n_todo; j++)
-            len += (size_t)snprintf(text + len, cap - len, "%s%d", j ? "," : "", todo[g * per + j]);
-        len += (size_t)snprintf(text + len, cap - len, "\n");
-    }
-    int rc = ib_write_file_atomic(path, text, len, err);
-    free(text);
-    return rc;
-}
-
 /* Groups [g0, g0 + m) of todo as one array job (slurm/sub-NNN.tasks its list), recorded at once;
  * its job id joins the collect job's dependency list deps. */
 static int submit_array(const sweep *sw, const int *todo, int n_todo, const slurm_opts *o, ib_submissions *s, int g0,
-                        int m, char *deps, size_t deps_len, ib_err *err) {
+                        int m, ib_strbuf *deps, ib_err *err) {
     const int per = o->tasks_per_job;
     int seq = s->n_subs + 1;
     char list_rel[64], list_abs[4300];
     snprintf(list_rel, sizeof list_rel, "slurm/sub-%03d.tasks", seq);
     sweep_path(sw, list_abs, sizeof list_abs, "%s", list_rel);
-    if (write_task_list(list_abs, todo, n_todo, per, g0, m, err)) return err->code;
+    const int first = g0 * per, end_task = (g0 + m) * per < n_todo ? (g0 + m) * per : n_todo;
+    if (ib_tasklist_write(list_abs, todo + first, end_task - first, per, err)) return err->code;
     sbatch_argv v;
-    array_sbatch_argv(&v, sw, o, m, list_abs);
+    sweep_array_sbatch_argv(&v, sw, o, m, list_abs);
     char jid[64];
     int rc = sbatch(v.a, jid, sizeof jid, err);
     if (!rc) {
         char when[32];
         ib_iso_time(when, sizeof when);
         ib_submissions_add_array(s, jid, list_rel, m, when, v.a, v.k);
-        size_t dl = strlen(deps);
-        snprintf(deps + dl, deps_len - dl, ":%s", jid);
-        int end = (g0 + m) * per < n_todo ? (g0 + m) * per : n_todo, nt = end - g0 * per;
+        sweep_dependency_add(deps, jid);
+        int nt = end_task - first;
         fprintf(stderr, "submitted array job %s: %d array task%s for %d sweep task%s (list %s)\n", jid, m,
                 m == 1 ? "" : "s", nt, nt == 1 ? "" : "s", list_rel);
         ib_err e2;
         if (ib_submissions_write(sw->dir, s, &e2))
             rc = ib_fail(err, e2.code, "array job %s submitted, but recording it failed: %s", jid, e2.msg);
     }
-    free_args(&v);
+    sbatch_argv_free(&v);
     return rc;
 }
 
@@ -332,16 +367,8 @@ static int submit_array(const sweep *sw, const int *todo, int n_todo, const slur
  * by hand. rc is the arrays' outcome: a recording failure here is reported only if they went well. */
 static int submit_collect(const sweep *sw, const slurm_opts *o, ib_submissions *s, const char *deps, int rc,
                           ib_err *err) {
-    sbatch_argv v = {.k = 0};
-    push_arg(&v, "sbatch");
-    push_arg(&v, "--parsable");
-    push_arg(&v, "--dependency=%s", deps);
-    push_arg(&v, "--job-name=ib-collect");
-    push_arg(&v, "--chdir=%s", sw->dir);
-    push_arg(&v, "--output=%s/slurm/logs/collect-%%j.out", sw->dir);
-    push_arg(&v, "--cpus-per-task=1");
-    common_sbatch_args(&v, o);
-    push_arg(&v, "%s/slurm/collect.sbatch", sw->dir);
+    sbatch_argv v;
+    sweep_collect_sbatch_argv(&v, sw, o, deps);
     char jid[64];
     ib_err cerr;
     if (sbatch(v.a, jid, sizeof jid, &cerr)) {
@@ -349,31 +376,34 @@ static int submit_collect(const sweep *sw, const slurm_opts *o, ib_submissions *
                         "%s' when the arrays are done\n", cerr.msg, sw->dir);
     } else {
         ib_submissions_add_collect(s, jid, deps);
-        fprintf(stderr, "submitted collect job %s (%s)\n", jid, deps);
+        fprintf(stderr, "submitted collect job %s (after %d array job%s)\n", jid, s->n_subs, s->n_subs == 1 ? "" : "s");
         ib_err e2;
         if (ib_submissions_write(sw->dir, s, &e2) && !rc) rc = ib_fail(err, e2.code, "%s", e2.msg);
     }
-    free_args(&v);
+    sbatch_argv_free(&v);
     return rc;
 }
 
 /* Submit the listed tasks as array job(s) and a collect job after them. */
 static int submit_slurm(const sweep *sw, const int *todo, int n_todo, const slurm_opts *o, ib_err *err) {
-    if (prepare_submission(sw, o, err)) return err->code;
+    if (sweep_slurm_check(o, sw->dir, err) || prepare_submission(sw, o, err)) return err->code;
     int max_arr = ib_slurm_max_array_size();
     if (o->max_array_size > 0 && o->max_array_size < max_arr) max_arr = o->max_array_size;
     const int per = o->tasks_per_job;
     const int groups = (n_todo + per - 1) / per;
     ib_submissions s;
     if (open_submissions(sw, o, &s, err)) return err->code;
-    char deps[4096] = "afterany";
+    ib_strbuf deps = {0}; /* no fixed size: a sweep may need thousands of arrays */
+    ib_strbuf_append(&deps, "afterany");
+    const size_t no_arrays = deps.len;
     int rc = 0;
     for (int g0 = 0; g0 < groups && !rc; g0 += max_arr) {
         int m = groups - g0 < max_arr ? groups - g0 : max_arr;
-        rc = submit_array(sw, todo, n_todo, o, &s, g0, m, deps, sizeof deps, err);
+        rc = submit_array(sw, todo, n_todo, o, &s, g0, m, &deps, err);
     }
-    if (strcmp(deps, "afterany") != 0) /* at least one array went in: collect after all of them */
-        rc = submit_collect(sw, o, &s, deps, rc, err);
+    if (deps.len > no_arrays) /* at least one array went in: collect after all of them */
+        rc = submit_collect(sw, o, &s, ib_strbuf_str(&deps), rc, err);
+    ib_strbuf_free(&deps);
     ib_submissions_free(&s);
     return rc;
 }

@@ -13,7 +13,7 @@ typedef struct slurm_opts {
     const char *partition, *account, *time, *mem, *gres, *jobs_dir;
     int cpus_per_task, array_throttle, tasks_per_job, signal_lead, max_array_size;
     int n_extra;
-    char *extra[MAX_SBATCH_ARGS]; /* --sbatch-arg values, passed to sbatch as they are */
+    char *extra[MAX_SBATCH_ARGS]; /* --sbatch-arg values ("--name=value", ib_sbatch_arg_check) */
 } slurm_opts;
 
 void sweep_slurm_opts_defaults(slurm_opts *o);
@@ -21,6 +21,12 @@ void sweep_slurm_opts_defaults(slurm_opts *o);
 /* Remove every "--sbatch-arg X" / "--sbatch-arg=X" from argv into o (the flag table holds one
  * value per flag); *argc becomes the count left. */
 int sweep_take_sbatch_args(int *argc, char **argv, slurm_opts *o, ib_err *err);
+
+/* The checks a submission's options pass before anything is submitted, the same whether they come
+ * from the command line or from slurm/submissions.json: each option value (ib_slurm_option_check),
+ * each --sbatch-arg (ib_sbatch_arg_check), and the sweep directory dir (NULL: not checked), which
+ * must hold no backslash or control character (Slurm's output patterns cannot name it). */
+int sweep_slurm_check(const slurm_opts *o, const char *dir, ib_err *err);
 
 /* Append the Slurm flags to the table f of n flags; returns the new count. */
 int sweep_add_slurm_flags(ib_flag *f, int n, slurm_opts *o);

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "proc.h"
+#include "submissions.h"
 
 void ib_last_line(const char *s, char *out, size_t len) {
     if (!len) return;
@@ -55,4 +56,21 @@ int ib_slurm_max_array_size(void) {
     }
     free(out);
     return v;
+}
+
+int ib_slurm_job_alive(const char *job) {
+    /* the id goes to squeue as one argument, but anything else in it is no job of ours */
+    if (!job || !ib_slurm_job_id_ok(job)) return -1;
+    char jobs_arg[64];
+    snprintf(jobs_arg, sizeof jobs_arg, "--jobs=%s", job); /* "-j ID" would leave ID out: -j's value is optional */
+    char *argv[] = {"squeue", "-h", jobs_arg, "-o", "%i", NULL};
+    char *out = NULL, *errs = NULL;
+    int rc = ib_proc_run(argv, 15, &out, &errs);
+    int alive;
+    if (rc == 0) alive = out && strspn(out, " \t\r\n") != strlen(out); /* a line: pending, running or completing */
+    else if (rc > 0 && errs && strstr(errs, "Invalid job id specified")) alive = 0; /* purged: gone long ago */
+    else alive = -1; /* no squeue, no answer in time, or another failure: cannot tell */
+    free(out);
+    free(errs);
+    return alive;
 }

@@ -65,8 +65,9 @@ static void print_grid_help(const grid_args *g) {
            "Runs every (stddev, repeat) pair as DIR/runs/<index>-w<stddev>-r<repeat>, skipping runs\n"
            "already complete (rerun the same command to resume). Repeat r uses seed --seed + r for\n"
            "every stddev (common random numbers: the stddevs differ only in scale). With --executor\n"
-           "slurm, the tasks go to array jobs from jobs/array.sbatch.in (--sbatch-arg OPT, repeatable,\n"
-           "passes any other sbatch option) and a collect job runs after them.\n\n");
+           "slurm, the tasks go to array jobs from jobs/array.sbatch.in and a collect job runs after\n"
+           "them; --sbatch-arg=--NAME=VALUE (repeatable) passes any other sbatch option, as one argument\n"
+           "with its value (e.g. --sbatch-arg=--qos=long).\n\n");
     ib_flags_print_help(stdout, g->flags, g->n);
 }
 
@@ -113,6 +114,8 @@ static int check_config(grid_args *g, ib_err *err) {
 /* Each executor's own flags only with that executor. */
 static int check_executor_flags(grid_args *g, ib_err *err) {
     if (strcmp(g->executor, "slurm") && sweep_refuse_slurm_flags(g->flags, g->n, &g->o, err)) return err->code;
+    /* before sweep.json is written: a refused option leaves nothing behind */
+    if (!strcmp(g->executor, "slurm") && sweep_slurm_check(&g->o, g->cfg.out, err)) return err->code;
     if (strcmp(g->executor, "local") && seen(g, "jobs"))
         return ib_fail(err, IB_EXIT_USAGE, "sweep: --jobs applies to --executor local; for Slurm use --array-throttle");
     return 0;

@@ -14,6 +14,7 @@
 #include "runinfo.h"
 #include "slurm.h"
 #include "rundir.h"
+#include "submissions.h"
 #include "sweep.h"
 #include "task_state.h"
 #include "train.h"
@@ -254,9 +255,13 @@ static int run_tasks(const sweep *sw, const int *idx, int k, const char *self, i
 }
 
 int ib_sweep_run_task(int argc, char **argv, int *status, ib_err *err) {
-    int threads = 0, quiet = 0, help = 0;
+    int threads = 0, quiet = 0, help = 0, array_index = -1;
+    const char *task_list = NULL;
     ib_flag flags[] = {
         {"threads", IB_FLAG_INT, &threads, 0, 4096, 0, NULL, "T", "threads per run (default 0: $SLURM_CPUS_PER_TASK or all cores)", 0},
+        {"task-list", IB_FLAG_STRING, &task_list, 0, 0, 0, NULL, "FILE",
+         "run the tasks on line N+1 of FILE (a slurm/sub-NNN.tasks list) instead of INDEX", 0},
+        {"array-index", IB_FLAG_INT, &array_index, 0, 100000000, 0, NULL, "N", "with --task-list: the array index N", 0},
         {"quiet", IB_FLAG_BOOL, &quiet, 0, 0, 0, NULL, NULL, "print nothing but errors", 0},
         {"help", IB_FLAG_BOOL, &help, 0, 0, 0, NULL, NULL, "this help", 0},
     };
@@ -264,26 +269,32 @@ int ib_sweep_run_task(int argc, char **argv, int *status, ib_err *err) {
     char *pos[2];
     int npos = 0;
     if (ib_flags_parse(flags, nf, argc, argv, 1, pos, 2, &npos, err)) return err->code;
-    if (help || npos != 2) {
+    if (help || npos != (task_list ? 1 : 2) || (task_list != NULL) != (array_index >= 0)) {
         FILE *fp = help ? stdout : stderr;
-        fprintf(fp, "usage: initbench sweep run-task DIR INDEX[,INDEX...] [--threads T] [--quiet]\n\n"
+        fprintf(fp, "usage: initbench sweep run-task DIR INDEX[,INDEX...] [--threads T] [--quiet]\n"
+                    "       initbench sweep run-task DIR --task-list FILE --array-index N [--threads T] [--quiet]\n\n"
                     "Runs the given tasks of the sweep in DIR one after another (what each Slurm array task\n"
                     "and each local sweep slot runs). A finished task is skipped; an interrupted one resumes\n"
                     "from its checkpoint. SIGTERM/SIGINT/SIGUSR1 are passed to the running train, which\n"
-                    "checkpoints; no further task is started. Exit 0 all done, 75 interrupted, 1 a task failed.\n\n");
+                    "checkpoints; no further task is started. Exit 0 all done, 75 interrupted, 1 a task failed,\n"
+                    "2 a bad task list (the whole list is checked: file and line are named).\n\n");
         ib_flags_print_help(fp, flags, nf);
         *status = help ? 0 : IB_EXIT_USAGE;
         return 0;
     }
     sweep sw;
     if (sweep_load(pos[0], &sw, err)) return err->code;
-    int *idx = ib_xmalloc((size_t)sw.n * 4 * sizeof(int));
-    int k = sweep_parse_index_list(pos[1], sw.n, idx, sw.n * 4);
+    int *idx = NULL, k = 0, rc = 0;
+    if (task_list) { /* the list is data from the sweep directory: checked whole before any task runs */
+        rc = ib_tasklist_read(task_list, sw.n, array_index, &idx, &k, err);
+    } else {
+        idx = ib_xmalloc((size_t)sw.n * 4 * sizeof(int));
+        k = sweep_parse_index_list(pos[1], sw.n, idx, sw.n * 4);
+        if (k <= 0)
+            rc = ib_fail(err, IB_EXIT_USAGE, "run-task: '%s' is not a list of task indices in 0..%d", pos[1], sw.n - 1);
+    }
     char self[4096];
-    int rc;
-    if (k <= 0)
-        rc = ib_fail(err, IB_EXIT_USAGE, "run-task: '%s' is not a list of task indices in 0..%d", pos[1], sw.n - 1);
-    else if (!(rc = ib_proc_self_exe(self, sizeof self, err))) {
+    if (!rc && !(rc = ib_proc_self_exe(self, sizeof self, err))) {
         sweep_forward_signals();
         rc = run_tasks(&sw, idx, k, self, threads, quiet, status, err);
     }

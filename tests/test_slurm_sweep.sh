@@ -5,9 +5,11 @@
 #      job writes summary.csv; results equal a local run of the same task
 #   B. a task made to fail (a file where its run directory goes) shows as failed with its reason;
 #      resume, after the file is removed, completes only that task (two tasks per array task)
-#   C. a task interrupted twice mid-run (USR1 = the time-limit warning: the job checkpoints and
+#   C. (in a sweep directory whose path holds '%') a task interrupted twice mid-run (USR1 = the time-limit warning: the job checkpoints and
 #      requeues itself; then an external `scontrol requeue`) resumes from its checkpoint and ends
 #      bitwise identical to an uninterrupted local run
+#   B'. resume refuses slurm/submissions.json with a planted sbatch argument (exit 2, naming the
+#      file and field; nothing submitted, the record untouched); --sbatch-arg=--qos is refused
 #   D. scancel of a running array leaves no half-written run directory; `resume --executor local`
 #      finishes it here, the cancelled tasks continuing from their checkpoints
 # Exit 77 (skipped) when not root or Slurm/munge are missing. Every wait is bounded.
@@ -139,9 +141,35 @@ status_wait "$B" 200
 echo "   after resume: $(tail -n1 "$WORK/status.out")"
 queue_empty_wait 120
 
+step "B': resume refuses planted sbatch arguments in slurm/submissions.json (exit 2, nothing submitted)"
+rm -rf "$B/runs/0001-w0.1-r0" "$B/tasks/0001.json" # a task to submit, were the record trusted
+lists_before=$(ls "$B"/slurm/*.tasks | wc -l)
+# a script path in the script's place, an option that would take the script as its value, an option
+# that writes elsewhere, and its prefix (sbatch takes unambiguous prefixes)
+for planted in '/tmp/planted.sbatch' '--qos' '--output=/tmp/planted.out' '--out=/tmp/planted.out'; do
+  python3 -c 'import json, sys
+j = json.load(open(sys.argv[1]))
+j["options"]["sbatch_args"] = ["--comment=fine", sys.argv[2]]
+json.dump(j, open(sys.argv[1], "w"), indent=1)' "$B/slurm/submissions.json" "$planted"
+  cp "$B/slurm/submissions.json" "$WORK/B.planted"
+  rc=0
+  "$IB" sweep resume "$B" >"$WORK/B.planted.out" 2>&1 || rc=$?
+  [[ $rc -eq 2 ]] || { cat "$WORK/B.planted.out"; fail "resume with the planted '$planted' exited $rc, expected 2"; }
+  grep -q 'slurm/submissions.json: options.sbatch_args\[1\]' "$WORK/B.planted.out" ||
+    { cat "$WORK/B.planted.out"; fail "the refusal of '$planted' does not name the file and the field"; }
+  [[ -z $(timeout 15 squeue -h -r -o %i) ]] || fail "resume with the planted '$planted' submitted a job"
+  cmp -s "$B/slurm/submissions.json" "$WORK/B.planted" || fail "resume changed the refused record"
+done
+[[ $(ls "$B"/slurm/*.tasks | wc -l) -eq $lists_before ]] || fail "a refused resume wrote a task list"
+sed 's/^/   | /' "$WORK/B.planted.out"
+rc=0
+"$IB" sweep resume "$B" --sbatch-arg=--qos >"$WORK/B.qos.out" 2>&1 || rc=$?
+[[ $rc -eq 2 ]] && grep -q -- '--sbatch-arg=--qos=VALUE' "$WORK/B.qos.out" ||
+  { cat "$WORK/B.qos.out"; fail "--sbatch-arg=--qos: exit $rc, expected 2 with the --qos=VALUE hint"; }
+
 # ---- C: interrupted twice, resumes bitwise identical -------------------------------------------------
 step "C: a task requeued mid-run (USR1 self-requeue, then scontrol requeue) vs an uninterrupted local run"
-C=$WORK/C
+C=$WORK/C%j%A # '%' in the sweep path: Slurm's output patterns must get it as a literal '%%'
 CARGS="--stddevs 0.1 --repeats 1 --steps 160 --checkpoint-every 10 $SMALL"
 "$IB" sweep --executor slurm $CARGS --out "$C" >"$WORK/C.out" 2>&1 || { cat "$WORK/C.out"; fail "sweep C exited $?"; }
 # the reference, on the other core, one thread (as the Slurm task has --cpus-per-task 1)
