@@ -71,6 +71,10 @@ int ib_sweep_status(int argc, char **argv, int *status, ib_err *err) {
     }
     sweep sw;
     if (sweep_load(pos[0], &sw, err)) return err->code;
+    if (sweep_files_check(&sw, err)) {
+        sweep_free(&sw);
+        return err->code;
+    }
     *status = print_status(&sw, quiet);
     sweep_free(&sw);
     return 0;
@@ -96,6 +100,10 @@ int ib_sweep_collect(int argc, char **argv, int *status, ib_err *err) {
     }
     sweep sw;
     if (sweep_load(pos[0], &sw, err)) return err->code;
+    if (sweep_files_check(&sw, err)) {
+        sweep_free(&sw);
+        return err->code;
+    }
     ib_run_state *st = sweep_all_states(&sw, NULL, NULL);
     int rc = sweep_write_summary(&sw, st, err);
     if (!rc) {
@@ -169,6 +177,10 @@ int ib_sweep_resume(int argc, char **argv, int *status, ib_err *err) {
     }
     sweep sw;
     if (sweep_load(pos[0], &sw, err)) return err->code;
+    if (sweep_files_check(&sw, err)) {
+        sweep_free(&sw);
+        return err->code;
+    }
     ib_submissions rec;
     if (ib_submissions_read(sw.dir, &rec, err)) {
         sweep_free(&sw);

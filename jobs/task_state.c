@@ -71,20 +71,17 @@ void sweep_queue_free(queue_view *q) {
 }
 
 /* Line a (0-based) of the list file: the task indices of array index a. */
+/* The tasks of array index a in the task list (src/rundir's one reader; a list it refuses, or a
+ * missing one, gives none: squeue's view of those tasks is then unknown, never guessed). */
 static int list_line(const sweep *sw, const char *list, int a, int *idx, int max) {
     char path[4200];
     sweep_path(sw, path, sizeof path, "%s", list);
-    FILE *fp = fopen(path, "r");
-    if (!fp) return -1;
-    char line[65536];
-    int k = -1;
-    for (int i = 0; fgets(line, sizeof line, fp); i++)
-        if (i == a) {
-            line[strcspn(line, "\r\n")] = 0;
-            k = sweep_parse_index_list(line, INT_MAX, idx, max);
-            break;
-        }
-    fclose(fp);
+    int *tasks = NULL, k = 0;
+    ib_err e;
+    if (ib_tasklist_read(path, sw->n, a, &tasks, &k, &e)) return -1;
+    if (k > max) k = max;
+    memcpy(idx, tasks, (size_t)k * sizeof *idx);
+    free(tasks);
     return k;
 }
 
@@ -183,22 +180,41 @@ static int pid_is_initbench(long pid) {
     return state != 'Z' && state != 'X' && close - open - 1 == 9 && !strncmp(open + 1, "initbench", 9);
 }
 
+int sweep_files_check(const sweep *sw, ib_err *err) {
+    for (int i = 0; i < sw->n; i++) {
+        char run_dir[4200];
+        sweep_path(sw, run_dir, sizeof run_dir, "%s", sw->tasks[i].dir);
+        ib_run_record rj;
+        int rc = ib_run_record_read(run_dir, &rj, err);
+        ib_run_record_free(&rj);
+        if (rc) return rc;
+        ib_task_record rec;
+        rc = ib_task_record_read(sw->dir, i, &rec, err);
+        ib_task_record_free(&rec);
+        if (rc) return rc;
+    }
+    return 0;
+}
+
 ib_run_state sweep_classify(const sweep *sw, int i, const queue_view *q, char *detail, size_t len) {
     const sweep_task *t = &sw->tasks[i];
     char run_dir[4200], path[4200];
-    ib_err rerr;
     sweep_path(sw, run_dir, sizeof run_dir, "%s", t->dir);
     ib_run_record rj; /* an existing run.json that cannot be read reads as one that is not JSON */
-    ib_run_record_read(run_dir, &rj, &rerr);
+    ib_err run_refused = {0}, rec_refused = {0};
+    ib_run_record_read(run_dir, &rj, &run_refused);
     ib_task_record rec;
-    int rec_bad = ib_task_record_read(sw->dir, i, &rec, &rerr) != 0 || (rec.present && !rec.parsed);
+    int rec_bad = ib_task_record_read(sw->dir, i, &rec, &rec_refused) != 0 || (rec.present && !rec.parsed);
     ib_task_record_path(sw->dir, i, path, sizeof path);
     const char *rs = rj.status, *rjob = rec.slurm_job;
     ib_run_state st = IB_RUN_MISSING;
     detail[0] = 0;
     char host[256] = "";
     gethostname(host, sizeof host - 1);
-    if (rj.state == IB_RUN_COMPLETE) {
+    if (run_refused.code || rec_refused.code) { /* a file the readers refuse is never taken for a state */
+        st = IB_RUN_FAILED;
+        snprintf(detail, len, "refused: %s", run_refused.code ? run_refused.msg : rec_refused.msg);
+    } else if (rj.state == IB_RUN_COMPLETE) {
         st = IB_RUN_COMPLETE;
         snprintf(detail, len, "test accuracy %.4f", rj.final_accuracy);
     } else if (rj.state == IB_RUN_DIVERGED) {

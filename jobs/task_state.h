@@ -38,6 +38,11 @@ void sweep_queue_query(const sweep *sw, queue_view *q);
 void sweep_queue_empty(const sweep *sw, queue_view *q);
 void sweep_queue_free(queue_view *q);
 
+/* Every task's run.json and task record read once through src/rundir's readers: 0, or the first
+ * refusal (IB_EXIT_USAGE, naming the file and the field). The commands that judge a sweep
+ * (status, collect, resume) refuse it whole rather than mistake a planted file for a state. */
+int sweep_files_check(const sweep *sw, ib_err *err);
+
 /* The state of task i from its files and (when q is given) the queue; detail says why. */
 ib_run_state sweep_classify(const sweep *sw, int i, const queue_view *q, char *detail, size_t len);
 

@@ -297,7 +297,10 @@ int ib_outdir_claim(const char *dir, const char *kind, ib_err *err) {
     if (!d) return ib_fail(err, IB_EXIT_USAGE, "cannot read directory %s: %s", dir, strerror(errno));
     char first[256] = "";
     for (struct dirent *e; (e = readdir(d));)
-        if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) {
+        /* the marker's own temporary file, left by a process killed while writing it, does not
+         * make the directory someone else's (the next lock holder removes it) */
+        if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..") &&
+            !(is_our_temp_name(e->d_name) && !strncmp(e->d_name, IB_OUTDIR_MARKER ".tmp.", strlen(IB_OUTDIR_MARKER) + 5))) {
             snprintf(first, sizeof first, "%s", e->d_name);
             break;
         }

@@ -99,11 +99,18 @@ int ib_train_claim_out(const char *out, ib_err *err) {
 }
 
 /* What DIR/run.json says about this config: 0 no run there, 1 complete (or diverged) for this very
- * config, 2 unfinished for this config, -1 a run of another config (refused: never overwrite it). */
-static int existing_run(const char *out, const char *config_text, ib_train_result *res) {
+ * config, 2 unfinished for this config, -1 a run of another config (refused: never overwrite it),
+ * -2 a run.json the reader refuses (err says which field). */
+static int existing_run(const char *out, const char *config_text, ib_train_result *res, ib_err *err) {
     ib_run_record rec;
-    ib_err e;
-    if (ib_run_record_read(out, &rec, &e) || !rec.present) return 0;
+    if (ib_run_record_read(out, &rec, err)) { /* refused (a field breaks its rule): never overwritten */
+        ib_run_record_free(&rec);
+        return -2;
+    }
+    if (!rec.present) {
+        ib_run_record_free(&rec);
+        return 0;
+    }
     int state = 2; /* unreadable: treat as unfinished, it is rewritten */
     if (rec.parsed) {
         if (!rec.config_text || strcmp(rec.config_text, config_text) != 0) {
@@ -404,7 +411,11 @@ int ib_train_run(const ib_train_config *cfg, const ib_dataset *ds, const char *o
     }
     if (ib_remove_stale_temps(out, NULL) > 0) /* left by a writer killed mid-write */
         fprintf(stderr, "initbench: %s: removed temporary files of an interrupted write\n", out);
-    int existing = existing_run(out, c.config_text, res);
+    int existing = existing_run(out, c.config_text, res, err);
+    if (existing == -2) {
+        run_release(&c);
+        return err->code;
+    }
     if (existing == 1) {
         res->already_complete = 1;
         remove_checkpoint(out); /* left by a run killed after its final run.json */

@@ -243,6 +243,11 @@ static void test_outdir(void) {
     CHECK(symlink(path_in("od/new/" IB_OUTDIR_MARKER), path_in("od/linked/" IB_OUTDIR_MARKER)) == 0, "symlink");
     CHECK(!ib_outdir_is(path_in("od/linked"), "run") && ib_outdir_claim(path_in("od/linked"), "run", &e) != 0,
           "a linked marker is not initbench's: %s", e.msg);
+    /* killed while writing the marker: its temporary file alone does not make the directory foreign */
+    CHECK(ib_mkdir_p(path_in("od/killed"), &e) == 0, "mkdir");
+    touch("od/killed/" IB_OUTDIR_MARKER ".tmp.4321.AbCdEf");
+    CHECK(ib_outdir_claim(path_in("od/killed"), "run", &e) == 0 && ib_outdir_is(path_in("od/killed"), "run"),
+          "a directory holding only the marker's stale temporary file is taken: %s", e.msg);
     touch("od/file");
     CHECK(ib_outdir_claim(path_in("od/file"), "run", &e) != 0 && strstr(e.msg, "not a directory"),
           "a file in the way: %s", e.msg);
