@@ -30,7 +30,8 @@ static int token_ok(const char *s, const char *extra) {
     return 1;
 }
 
-/* Field 22 of /proc/PID/stat; 0 when the process does not exist (or /proc is unreadable). */
+/* Field 22 of /proc/PID/stat; 0 when the process does not exist or has ended (a zombie, never
+ * reaped where nobody waits for orphans, still answers kill(pid, 0)), or /proc is unreadable. */
 static unsigned long long proc_start_time(long pid) {
     char path[64], buf[1024];
     snprintf(path, sizeof path, "/proc/%ld/stat", pid);
@@ -40,7 +41,7 @@ static unsigned long long proc_start_time(long pid) {
     fclose(fp);
     buf[n] = 0;
     const char *p = strrchr(buf, ')'); /* the command name may hold spaces and parentheses */
-    if (!p) return 0;
+    if (!p || !p[1] || p[2] == 'Z' || p[2] == 'X') return 0;
     unsigned long long v = 0;
     for (int field = 2; *p && field < 22; p++)
         if (*p == ' ') field++;
@@ -93,14 +94,24 @@ static void claim_words(const claim *c, char *buf, size_t len) {
 static ib_job_alive_fn job_probe;
 void ib_lock_set_job_probe(ib_job_alive_fn fn) { job_probe = fn; }
 
-/* 1 when the claim's holder is provably gone, 0 when it may be alive. */
-static int holder_gone(const claim *c, const claim *self, char *why, size_t len) {
+/* 1 when the claim's holder is provably gone, 0 when it may be alive. have_flock: this process
+ * holds the flock, which on one host always excludes; a holder takes the flock before its claim
+ * and drops the claim before the flock, so a claim of this host found under the flock is stale. */
+static int holder_gone(const claim *c, const claim *self, int have_flock, char *why, size_t len) {
     if (!strcmp(c->host, self->host)) {
+        if (have_flock) {
+            snprintf(why, len, "no process on this host holds its lock");
+            return 1;
+        }
         if (kill((pid_t)c->pid, 0) != 0 && errno == ESRCH) {
             snprintf(why, len, "its process is gone");
             return 1;
         }
         unsigned long long now = proc_start_time(c->pid);
+        if (!now && access("/proc/self/stat", R_OK) == 0) {
+            snprintf(why, len, "its process has ended");
+            return 1;
+        }
         if (now && c->start && now != c->start) {
             snprintf(why, len, "its pid now belongs to a newer process");
             return 1;
@@ -212,7 +223,8 @@ int ib_lock_file(const char *lock_path, const char *subject, const char *what, i
     self_claim(&self);
     claim_format(&self, text, sizeof text);
 
-    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    int have_flock = flock(fd, LOCK_EX | LOCK_NB) == 0;
+    if (!have_flock) {
         int e = errno;
         if (e == EWOULDBLOCK || e == EINTR) {
             if (read_small(claim_path, holder_text, sizeof holder_text) == 0 && claim_parse(holder_text, &other) == 0)
@@ -258,7 +270,7 @@ int ib_lock_file(const char *lock_path, const char *subject, const char *what, i
         }
         char why[128] = "";
         if (!readable) snprintf(why, sizeof why, "it vanished"); /* released meanwhile: try again */
-        else if (!holder_gone(&other, &self, why, sizeof why)) {
+        else if (!holder_gone(&other, &self, have_flock, why, sizeof why)) {
             claim_words(&other, words, sizeof words);
             close(fd);
             ib_fail(err, IB_EXIT_USAGE,
