@@ -110,8 +110,8 @@ race)
   # A runs; B (the same command) starts while A is mid-run and stays in its start-up until A has
   # finished (IB_TEST_STARTUP_WAIT_FOR: B waits for a file the test creates once A has exited).
   # Before the fix B had already judged the run unfinished, then took the freed lock and trained
-  # it again from step 0, overwriting A's complete run.json. Now B judges under the lock, which it
-  # takes before its start-up: refused while A holds the run.
+  # it again from step 0, overwriting A's complete run.json. Now B judges under the lock: it finds
+  # the run complete (or, had A still held the lock, is refused).
   args="--stddev 0.1 --steps 40 --eval-every 10 --checkpoint-every 10 $small --progress none --seed 4"
   "$ib" train $args --out "$tmp/ref" 2>/dev/null || fail "reference run"
   "$ib" train $args --out "$tmp/r" 2>"$tmp/a.err" & a=$!

@@ -158,16 +158,9 @@ static void run_release(run_ctx *c) {
     ib_unlock_dir(c->lock_fd);
 }
 
-/* The trainer, a checkpoint to resume from, statistics files (the run directory is locked). */
-static int run_open(run_ctx *c, const ib_dataset *ds, ib_err *err) {
+/* A checkpoint to resume from, statistics files (the trainer is built, the run directory locked). */
+static int run_open(run_ctx *c, ib_err *err) {
     const ib_train_config *cfg = c->cfg;
-    /* Test hook (tests/test_security.sh race): a start-up that lasts until the file GO exists, the
-     * window in which a run judged unfinished used to be finished by another process before this
-     * one took the lock. */
-    const char *go = getenv("IB_TEST_STARTUP_WAIT_FOR");
-    for (int i = 0; go && *go && i < 6000 && !ib_path_exists(go); i++) usleep(20000); /* at most 120 s */
-    if (ib_trainer_init(&c->t, cfg, ds, err)) return err->code;
-    c->have_trainer = 1;
     int rc = ib_checkpoint_load(c->out, &c->t, c->config_text, &c->ls, err);
     if (rc) return rc;
     c->first_step = c->step = c->ls.step;
@@ -401,12 +394,20 @@ int ib_train_run(const ib_train_config *cfg, const ib_dataset *ds, const char *o
     cJSON *config_json = ib_train_config_to_json(cfg);
     c.config_text = cJSON_PrintUnformatted(config_json);
     cJSON_Delete(config_json);
-    /* The directory and its lock first: whether the run is complete is decided under the lock, so
-     * a run that another process finishes meanwhile is seen complete, never restarted. */
-    int rc = ib_train_claim_out(out, err);
+    /* The trainer first: a config the data or the network refuses is refused before anything is
+     * written. Test hook (tests/test_security.sh race): a start-up that lasts until the file GO
+     * exists, the window in which a run judged unfinished used to be finished by another process
+     * before this one took the lock. */
+    const char *go = getenv("IB_TEST_STARTUP_WAIT_FOR");
+    for (int i = 0; go && *go && i < 6000 && !ib_path_exists(go); i++) usleep(20000); /* at most 120 s */
+    int rc = ib_trainer_init(&c.t, cfg, ds, err);
+    c.have_trainer = !rc;
+    /* Then the directory and its lock: whether the run is complete is decided under the lock, so a
+     * run that another process finishes meanwhile is seen complete, never restarted. */
+    if (!rc) rc = ib_train_claim_out(out, err);
     if (!rc && (c.lock_fd = ib_lock_dir(out, "initbench run", err)) < 0) rc = err->code;
     if (rc) {
-        free(c.config_text);
+        run_release(&c);
         return rc;
     }
     if (ib_remove_stale_temps(out, NULL) > 0) /* left by a writer killed mid-write */
@@ -427,7 +428,7 @@ int ib_train_run(const ib_train_config *cfg, const ib_dataset *ds, const char *o
         return ib_fail(err, IB_EXIT_USAGE,
                        "%s holds a run of a different configuration; use another --out (or delete it)", out);
     }
-    rc = run_open(&c, ds, err);
+    rc = run_open(&c, err);
     if (!rc) rc = run_begin(&c, err);
     if (c.run) {
         install_stop_handlers(c.old_handlers); /* a signal already caught while loading is kept */
