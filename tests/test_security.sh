@@ -187,11 +187,12 @@ nolock)
     && ok "a second process is refused by the claim: $(head -c 200 "$tmp/err")" || fail "second process: rc $rc $(cat "$tmp/err")"
   [ ! -e "$tmp/c/.lock.claim" ] && ok "the claim is removed when the run ends" || fail "claim left"
   # a claim left by a killed process on this host is taken over
-  LD_PRELOAD=$shim IB_LOCK=claim "$ib" train --steps 40 --eval-every 10 $small --progress none --out "$tmp/d" 2>/dev/null & a=$!
-  for _ in $(seq 300); do [ -f "$tmp/d/checkpoint.safetensors" ] && break; sleep 0.05; done
+  # (the run is killed once its first evaluation is written: --checkpoint-every's default is far off)
+  LD_PRELOAD=$shim IB_LOCK=claim "$ib" train --steps 60 --eval-every 10 $small --progress none --out "$tmp/d" 2>/dev/null & a=$!
+  for _ in $(seq 600); do [ -f "$tmp/d/curve.csv" ] && [ "$(wc -l < "$tmp/d/curve.csv")" -ge 2 ] && break; sleep 0.05; done
   kill -KILL $a; wait $a 2>/dev/null
   [ -f "$tmp/d/.lock.claim" ] && ok "SIGKILL leaves the claim" || fail "no claim after SIGKILL"
-  LD_PRELOAD=$shim IB_LOCK=claim "$ib" train --steps 40 --eval-every 10 $small --progress none --out "$tmp/d" 2>"$tmp/err"; rc=$?
+  LD_PRELOAD=$shim IB_LOCK=claim "$ib" train --steps 60 --eval-every 10 $small --progress none --out "$tmp/d" 2>"$tmp/err"; rc=$?
   [ $rc -eq 0 ] && grep -Eq "taking over the claim.*its process (is gone|has ended)" "$tmp/err" \
     && ok "the stale claim is taken over: $(grep -o 'taking over.*' "$tmp/err")" || fail "stale claim: rc $rc $(cat "$tmp/err")"
   finish ;;
