@@ -135,14 +135,35 @@ static void composed_conv_act_pool_forward(ib_backend *be, void *plan, int batch
     be->release(be, tmp), be->release(be, am);
 }
 
+static void composed_conv_act_pool_forward_train(ib_backend *be, void *plan, int batch, const float *x,
+                                                 const float *w, const float *b, ib_act act, const ib_pool_shape *pool,
+                                                 float *act_out, float *pool_out, int32_t *argmax) {
+    be->conv_forward_act(be, plan, batch, x, w, b, act, act_out);
+    be->pool_forward(be, pool, batch, act_out, pool_out, argmax);
+}
+
 static void composed_fc_forward_act(ib_backend *be, int batch, int in, int out, const float *x, const float *w,
                                     const float *b, ib_act act, float *y) {
     be->fc_forward(be, batch, in, out, x, w, b, y);
     be->act_forward(be, act, (size_t)batch * out, y, y);
 }
 
+static void composed_fc_backward_update(ib_backend *be, int batch, int in, int out, const float *x, const float *w,
+                                        const float *dy, float *dx, float *dw, float *db, const ib_optim_step *opt) {
+    be->fc_backward(be, batch, in, out, x, w, dy, dx, dw, db);
+    const ptrdiff_t kw = dw - opt->grad, kb = db - opt->grad;
+#define AT(a, k) ((a) ? (a) + (k) : NULL)
+    be->optim_update(be, opt->hp, opt->t, (size_t)out * in, opt->param + kw, dw, AT(opt->m, kw), AT(opt->v, kw),
+                     AT(opt->update, kw));
+    be->optim_update(be, opt->hp, opt->t, (size_t)out, opt->param + kb, db, AT(opt->m, kb), AT(opt->v, kb),
+                     AT(opt->update, kb));
+#undef AT
+}
+
 void ib_backend_complete(ib_backend *be) {
     if (!be->conv_forward_act) be->conv_forward_act = composed_conv_forward_act;
     if (!be->conv_act_pool_forward) be->conv_act_pool_forward = composed_conv_act_pool_forward;
+    if (!be->conv_act_pool_forward_train) be->conv_act_pool_forward_train = composed_conv_act_pool_forward_train;
     if (!be->fc_forward_act) be->fc_forward_act = composed_fc_forward_act;
+    if (!be->fc_backward_update) be->fc_backward_update = composed_fc_backward_update;
 }

@@ -41,6 +41,17 @@ typedef struct ib_optim_hparams {
     int nesterov;
 } ib_optim_hparams;
 
+/* An optimiser step handed to an op that applies it as it produces gradients (the fused update,
+ * see fuse_update below): hp and t as optim_update takes them; param, m, v and update (NULL: not
+ * kept; m, v NULL where the optimiser has no such state) are arrays parallel to the gradient
+ * buffer `grad`: the op that writes gradient element grad + k updates param + k, m + k, ... */
+typedef struct ib_optim_step {
+    const ib_optim_hparams *hp;
+    long t;
+    const float *grad;
+    float *param, *m, *v, *update;
+} ib_optim_step;
+
 /* Summary statistics of one tensor, reduced where the tensor lives (instrumentation). Sums run
  * over fixed chunks combined in a fixed order: the same bits for any thread count. */
 #define IB_HIST_BINS 48        /* log10|x| in [IB_HIST_LO, IB_HIST_LO + bins): one bin per decade */
@@ -135,6 +146,13 @@ struct ib_backend {
      * (pool->c == out_c); the full-size activations never leave the cache and no argmax is kept. */
     void (*conv_act_pool_forward)(ib_backend *be, void *plan, int batch, const float *x, const float *w,
                                   const float *b, ib_act act, const ib_pool_shape *pool, float *y);
+    /* Training: act_out = conv_forward_act(x) (what act_backward needs as y) and pool_out, argmax =
+     * pool_forward(act_out), with pool over the conv output (pool->c == out_c); a backend pools
+     * each chunk of images while its activations are in cache. Unlike the ops above, the outputs
+     * are those of conv_forward_act and pool_forward bit for bit. */
+    void (*conv_act_pool_forward_train)(ib_backend *be, void *plan, int batch, const float *x, const float *w,
+                                        const float *b, ib_act act, const ib_pool_shape *pool, float *act_out,
+                                        float *pool_out, int32_t *argmax);
     /* y = act(x w^T + b) */
     void (*fc_forward_act)(ib_backend *be, int batch, int in, int out, const float *x, const float *w,
                            const float *b, ib_act act, float *y);
@@ -160,6 +178,18 @@ struct ib_backend {
      * backend runs that segment eagerly from now on): the caller then calls the same ops again. */
     void (*segment_begin)(ib_backend *be, int id);
     int (*segment_end)(ib_backend *be, int id);
+
+    /* The fused update: optional. A backend that sets fuse_update lets the network apply the
+     * optimiser to each weight layer's parameters inside backward, as soon as that layer's
+     * gradients are complete (while they are in cache), instead of in one optim_update pass after
+     * backward; each element's arithmetic is optim_update's, so the parameters are the same bits.
+     * Backends that record segments leave it 0 (a recorded backward would bake the step in). */
+    int fuse_update;
+    /* fc_backward, then opt's step on dw and db (dw, db inside opt's gradient buffer; w, which is
+     * opt's param at dw's place, is read for dx before it is updated). A backend may interleave
+     * the update with the blocks of dw as they are produced. Composed by default. */
+    void (*fc_backward_update)(ib_backend *be, int batch, int in, int out, const float *x, const float *w,
+                               const float *dy, float *dx, float *dw, float *db, const ib_optim_step *opt);
 };
 
 /* The trainer's segments (src/train/train.c): one training step is three, so that per-phase timings

@@ -5,7 +5,9 @@
  * (the wrapper drops every op of that run), as the cuda backend does when a capture cannot be
  * used. The wrapped trainer must produce bit for bit what a plain trainer produces: the same
  * losses, counts and final parameters; every segment run must be closed with its own id, never
- * nested, and hold no op that returns host data at once.
+ * nested, and hold no op that returns host data at once. The plain trainer applies the optimiser
+ * inside backward (the cpu backend's fused update); the wrapped one, recording segments, runs the
+ * separate pass: the equal bits are also the fused update's check on real training.
  * usage: test_segments [train flags]   (exit 77 without the MNIST files) */
 #include <math.h>
 #include <stdio.h>
@@ -59,6 +61,11 @@ static void w_conv_forward(ib_backend *be, void *p, int batch, const float *x, c
 static void w_conv_forward_act(ib_backend *be, void *p, int batch, const float *x, const float *w, const float *b,
                                ib_act act, float *y) {
     if (!IN_SEGMENT()) real.conv_forward_act(be, p, batch, x, w, b, act, y);
+}
+static void w_conv_act_pool_forward_train(ib_backend *be, void *p, int batch, const float *x, const float *w,
+                                          const float *b, ib_act act, const ib_pool_shape *pool, float *act_out,
+                                          float *pool_out, int32_t *argmax) {
+    if (!IN_SEGMENT()) real.conv_act_pool_forward_train(be, p, batch, x, w, b, act, pool, act_out, pool_out, argmax);
 }
 static void w_conv_backward(ib_backend *be, void *p, int batch, const float *x, const float *w, const float *dy,
                             float *dx, float *dw, float *db) {
@@ -138,6 +145,7 @@ static void wrap(ib_backend *be) {
     real = *be;
     be->gather_batch = w_gather;
     be->conv_forward = w_conv_forward, be->conv_forward_act = w_conv_forward_act, be->conv_backward = w_conv_backward;
+    be->conv_act_pool_forward_train = w_conv_act_pool_forward_train;
     be->fc_forward = w_fc_forward, be->fc_forward_act = w_fc_forward_act, be->fc_backward = w_fc_backward;
     be->pool_forward = w_pool_forward, be->pool_backward = w_pool_backward;
     be->act_forward = w_act_forward, be->act_backward = w_act_backward;
@@ -157,6 +165,8 @@ int main(int argc, char **argv) {
     if (ib_trainer_init(&plain, &cfg, &ds, &err) || ib_trainer_init(&wrapped, &cfg, &ds, &err)) ib_exit_err(&err);
     CHECK(plain.be->segment_begin == NULL, "the cpu backend has no segments (it runs ops as called)");
     wrap(wrapped.be);
+    CHECK(ib_trainer_fuses_update(&plain) && !ib_trainer_fuses_update(&wrapped),
+          "the plain trainer fuses the update into backward, the recording one keeps the separate pass");
 
     const long long steps = 12;
     long long differing = 0;

@@ -34,8 +34,15 @@ static inline void sgemm1(CBLAS_TRANSPOSE TA, CBLAS_TRANSPOSE TB, int M, int N, 
     cblas_sgemm(CblasRowMajor, TA, TB, M, N, K, 1.0f, A, lda, B, ldb, beta, C, ldc);
 }
 
-static void gemm_det(int ta, int tb, int M, int N, int K, const float *A, int lda, const float *B, int ldb,
-                     float beta, float *C, int ldc) {
+/* done (optional) is called with each finished block of C (rows x cols at stride ldc), on the
+ * thread that computed it, so that a caller can consume the block while it is in cache. */
+typedef struct gemm_block_done {
+    void (*fn)(void *ctx, float *c, int rows, int cols, int ldc);
+    void *ctx;
+} gemm_block_done;
+
+static void gemm_det_then(int ta, int tb, int M, int N, int K, const float *A, int lda, const float *B, int ldb,
+                          float beta, float *C, int ldc, const gemm_block_done *done) {
     const CBLAS_TRANSPOSE TA = ta ? CblasTrans : CblasNoTrans, TB = tb ? CblasTrans : CblasNoTrans;
     if (N >= 2 * GEMM_BLOCK) {
         const int blocks = (N + GEMM_BLOCK - 1) / GEMM_BLOCK;
@@ -43,6 +50,7 @@ static void gemm_det(int ta, int tb, int M, int N, int K, const float *A, int ld
         for (int b = 0; b < blocks; b++) {
             int n0 = b * GEMM_BLOCK, nb = N - n0 < GEMM_BLOCK ? N - n0 : GEMM_BLOCK;
             sgemm1(TA, TB, M, nb, K, A, lda, tb ? B + (size_t)n0 * ldb : B + n0, ldb, beta, C + n0, ldc);
+            if (done) done->fn(done->ctx, C + n0, M, nb, ldc);
         }
     } else if (M >= 2 * GEMM_BLOCK) {
         const int blocks = (M + GEMM_BLOCK - 1) / GEMM_BLOCK;
@@ -50,6 +58,7 @@ static void gemm_det(int ta, int tb, int M, int N, int K, const float *A, int ld
         for (int b = 0; b < blocks; b++) {
             int m0 = b * GEMM_BLOCK, mb = M - m0 < GEMM_BLOCK ? M - m0 : GEMM_BLOCK;
             sgemm1(TA, TB, mb, N, K, ta ? A + m0 : A + (size_t)m0 * lda, lda, B, ldb, beta, C + (size_t)m0 * ldc, ldc);
+            if (done) done->fn(done->ctx, C + (size_t)m0 * ldc, mb, N, ldc);
         }
     } else if (K >= 2 * GEMM_K_CHUNK) {
         const int chunks = (K + GEMM_K_CHUNK - 1) / GEMM_K_CHUNK;
@@ -68,13 +77,20 @@ static void gemm_det(int ta, int tb, int M, int N, int K, const float *A, int ld
                 C[(size_t)m * ldc + n] = beta == 0.0f ? acc : beta * C[(size_t)m * ldc + n] + acc;
             }
         free(part);
+        if (done) done->fn(done->ctx, C, M, N, ldc);
     } else {
         /* small: one thread (OpenBLAS's OpenMP build takes its thread count from this ICV) */
         const int threads = omp_get_max_threads();
         omp_set_num_threads(1);
         sgemm1(TA, TB, M, N, K, A, lda, B, ldb, beta, C, ldc);
         omp_set_num_threads(threads);
+        if (done) done->fn(done->ctx, C, M, N, ldc);
     }
+}
+
+static void gemm_det(int ta, int tb, int M, int N, int K, const float *A, int lda, const float *B, int ldb,
+                     float beta, float *C, int ldc) {
+    gemm_det_then(ta, tb, M, N, K, A, lda, B, ldb, beta, C, ldc, NULL);
 }
 
 /* Cap on the im2col matrix: larger batches (evaluation) are processed in chunks of images. */
@@ -170,31 +186,67 @@ static void col2im(const ib_conv_shape *s, const float *dcol, int nb, float *dx)
 }
 
 /* 2x2/2 max pooling over even sizes (the original network's): no padding, no bounds checks.
- * Same winner rule as the reference: first maximum in scan order, NaN propagates. */
+ * Same winner rule as the reference: the first maximum in scan order wins (ties, and +0 against
+ * -0, keep the earlier cell), the first NaN wins over everything: a candidate v replaces the
+ * best so far when v > best, or when v is NaN and best is not (the reference's test). Written
+ * so that the compiler vectorises the loop over a row's outputs for whatever ISA it targets
+ * (AVX2, AVX-512): conditional assignments it turns into selects, and no intrinsics. */
+#define POOL_TAKES(v, best) ((v) > (best) || (isnan(v) && !isnan(best)))
+
+/* n outputs of the row pair (top, bot = top + in_w); at: the top row's index in its plane. */
+static inline void pool2x2_row(const float *restrict top, const float *restrict bot, float *restrict y,
+                               int32_t *restrict argmax, int n, int in_w, int32_t at) {
+#pragma omp simd
+    for (int j = 0; j < n; j++) {
+        float best = top[2 * j];
+        int32_t off = 0;
+        if (POOL_TAKES(top[2 * j + 1], best)) best = top[2 * j + 1], off = 1;
+        if (POOL_TAKES(bot[2 * j], best)) best = bot[2 * j], off = in_w;
+        if (POOL_TAKES(bot[2 * j + 1], best)) best = bot[2 * j + 1], off = in_w + 1;
+        y[j] = best;
+        argmax[j] = at + 2 * j + off;
+    }
+}
+
+int ib_cpu_pool2x2_applies(const ib_pool_shape *s) {
+    return s->k == 2 && s->stride == 2 && !(s->in_h & 1) && !(s->in_w & 1) && s->pad_top == 0 && s->pad_left == 0;
+}
+
+/* With even sizes and no padding, the planes of a batch are one stack of rows: output row r
+ * (over all planes) reads input rows 2r and 2r + 1, and its row in its plane is r % out_h.
+ * The rows are short (14 and 7 outputs in the network), and a vectorised loop finishes a short
+ * row in its scalar remainder (measured: no faster than the scalar loop). So every row but the
+ * range's last computes a whole number of 8-wide vectors: the outputs past its end land on the
+ * next row's first places, in range and rewritten when that row is computed just after. */
+#define POOL_ROW_VECTOR 8
+void ib_cpu_pool2x2_rows(const ib_pool_shape *s, size_t row0, size_t rows, const float *x, float *y,
+                         int32_t *argmax) {
+    const int IW = s->in_w, OW = s->out_w, OH = s->out_h;
+    const int padded = (OW + POOL_ROW_VECTOR - 1) / POOL_ROW_VECTOR * POOL_ROW_VECTOR;
+    const int spill = padded <= 2 * OW; /* the extra outputs (and their inputs) stay within the next row */
+    for (size_t r = row0; r < row0 + rows; r++) {
+        const float *top = x + 2 * r * (size_t)IW;
+        const int n = spill && r + 1 < row0 + rows ? padded : OW;
+        pool2x2_row(top, top + IW, y + r * (size_t)OW, argmax + r * (size_t)OW, n, IW,
+                    (int32_t)(2 * (int)(r % (size_t)OH) * IW));
+    }
+}
+
+/* Output rows per task of the parallel loop (each output is computed alone: any split gives the same bits). */
+#define POOL_ROW_BLOCK 64
+
 static void blas_pool_forward(ib_backend *be, const ib_pool_shape *s, int batch, const float *x, float *y,
                               int32_t *argmax) {
-    if (s->k != 2 || s->stride != 2 || (s->in_h & 1) || (s->in_w & 1)) {
+    if (!ib_cpu_pool2x2_applies(s)) {
         ib_ref_pool_forward(be, s, batch, x, y, argmax);
         return;
     }
-    const int planes = batch * s->c, IW = s->in_w, OH = s->out_h, OW = s->out_w;
+    const size_t rows = (size_t)batch * s->c * s->out_h;
+    const long blocks = (long)((rows + POOL_ROW_BLOCK - 1) / POOL_ROW_BLOCK);
 #pragma omp parallel for schedule(static)
-    for (int p = 0; p < planes; p++) {
-        const float *xp = x + (size_t)p * s->in_h * IW;
-        float *yp = y + (size_t)p * OH * OW;
-        int32_t *ap = argmax + (size_t)p * OH * OW;
-        for (int i = 0; i < OH; i++)
-            for (int j = 0; j < OW; j++) {
-                int at = 2 * i * IW + 2 * j;
-                int cand[3] = {at + 1, at + IW, at + IW + 1};
-                float best = xp[at];
-                for (int k = 0; k < 3; k++) {
-                    float v = xp[cand[k]];
-                    if (v > best || (isnan(v) && !isnan(best))) best = v, at = cand[k];
-                }
-                yp[i * OW + j] = best;
-                ap[i * OW + j] = at;
-            }
+    for (long b = 0; b < blocks; b++) {
+        const size_t r0 = (size_t)b * POOL_ROW_BLOCK;
+        ib_cpu_pool2x2_rows(s, r0, rows - r0 < POOL_ROW_BLOCK ? rows - r0 : POOL_ROW_BLOCK, x, y, argmax);
     }
 }
 
@@ -274,6 +326,29 @@ static void blas_fc_backward(ib_backend *be, int batch, int in, int out, const f
     if (dx) gemm_det(0, 0, batch, in, out, dy, out, w, in, 0.0f, dx, in);
 }
 
+/* The optimiser step on each block of dw as soon as gemm_det has written it (fuse_update) */
+static void update_block(void *ctx, float *c, int rows, int cols, int ldc) {
+    ib_cpu_optim_apply_rows(ctx, c, (size_t)rows, (size_t)cols, (size_t)ldc);
+}
+
+/* fc backward with the update fused: dx first (it reads the weights before any of them change),
+ * then db and its step, then dw block by block, each block stepped while it is in cache. The
+ * same gemm_det blocks and the same elementwise step as the unfused path: the same bits. */
+static void blas_fc_backward_update(ib_backend *be, int batch, int in, int out, const float *x, const float *w,
+                                    const float *dy, float *dx, float *dw, float *db, const ib_optim_step *opt) {
+    (void)be;
+    if (dx) gemm_det(0, 0, batch, in, out, dy, out, w, in, 0.0f, dx, in);
+#pragma omp parallel for schedule(static)
+    for (int o = 0; o < out; o++) {
+        float acc = 0.0f;
+        for (int n = 0; n < batch; n++) acc += dy[(size_t)n * out + o];
+        db[o] = acc;
+    }
+    ib_cpu_optim_apply_rows(opt, db, 1, (size_t)out, (size_t)out);
+    const gemm_block_done done = {update_block, (void *)opt};
+    gemm_det_then(1, 0, out, in, batch, dy, out, x, in, 0.0f, dw, in, &done);
+}
+
 int ib_cpu_have_dnnl(void) {
 #ifdef IB_HAVE_DNNL
     return 1;
@@ -299,16 +374,18 @@ ib_backend *ib_backend_cpu_create_variant(int threads, int conv) {
     be->conv_backward = blas_conv_backward;
     be->fc_forward = blas_fc_forward;
     be->fc_backward = blas_fc_backward;
+    be->fc_backward_update = blas_fc_backward_update;
     be->pool_forward = blas_pool_forward;
 #ifdef IB_HAVE_DNNL
     if (conv == IB_CPU_CONV_DNNL) {
-        /* oneDNN convolutions, one thread per chunk of images under our loop (dnnl_conv.c) */
+        /* oneDNN convolutions, one thread per chunk of images under our loop (dnnl_*.c) */
         be->conv_plan = ib_dnnl_conv_plan;
         be->conv_plan_free = ib_dnnl_conv_plan_free;
         be->conv_forward = ib_dnnl_conv_forward;
         be->conv_backward = ib_dnnl_conv_backward;
         be->conv_forward_act = ib_dnnl_conv_forward_act;
         be->conv_act_pool_forward = ib_dnnl_conv_act_pool_forward;
+        be->conv_act_pool_forward_train = ib_dnnl_conv_act_pool_forward_train;
     }
 #endif
     ib_backend_complete(be); /* the fused ops oneDNN does not provide, composed */

@@ -24,13 +24,24 @@ void ib_ref_dropout_backward(ib_backend *be, size_t n, float keep, uint64_t seed
 void ib_ref_softmax_xent(ib_backend *be, int batch, int classes, const float *logits,
                          const int32_t *labels, float grad_scale, float *dlogits, double *loss_sum,
                          int *correct);
+/* The optimisers (optim.c): the whole-buffer step, and the serial kernel it shares with the fused
+ * update, on a block of `rows` rows of `cols` gradients at stride ld
+ * whose state sits at the same places in opt's parallel arrays. */
 void ib_ref_optim_update(ib_backend *be, const ib_optim_hparams *hp, long t, size_t n, float *param,
                          const float *grad, float *m, float *v, float *update);
+void ib_cpu_optim_apply_rows(const ib_optim_step *opt, const float *grad, size_t rows, size_t cols, size_t ld);
 
 void ib_ref_tensor_stats(ib_backend *be, const float *x, size_t n, const ib_stats_request *req,
                          ib_tensor_stats *out);
 
-/* Convolution through oneDNN (kernels/cpu/dnnl_conv.c; built when IB_HAVE_DNNL is defined). */
+/* 2x2/stride-2 max pooling without padding over even sizes (blas.c), the reference's results bit
+ * for bit: applies() says whether a shape is one; rows() computes output rows [row0, row0 + rows)
+ * of the batch's planes taken as one stack of rows, serially (callers parallelise). */
+int ib_cpu_pool2x2_applies(const ib_pool_shape *s);
+void ib_cpu_pool2x2_rows(const ib_pool_shape *s, size_t row0, size_t rows, const float *x, float *y,
+                         int32_t *argmax);
+
+/* Convolution through oneDNN (kernels/cpu/dnnl_*.c; built when IB_HAVE_DNNL is defined). */
 void *ib_dnnl_conv_plan(ib_backend *be, const ib_conv_shape *shape);
 void ib_dnnl_conv_plan_free(ib_backend *be, void *plan);
 void ib_dnnl_conv_forward(ib_backend *be, void *plan, int batch, const float *x, const float *w, const float *b,
@@ -41,6 +52,9 @@ void ib_dnnl_conv_forward_act(ib_backend *be, void *plan, int batch, const float
                               ib_act act, float *y);
 void ib_dnnl_conv_act_pool_forward(ib_backend *be, void *plan, int batch, const float *x, const float *w,
                                    const float *b, ib_act act, const ib_pool_shape *pool, float *y);
+void ib_dnnl_conv_act_pool_forward_train(ib_backend *be, void *plan, int batch, const float *x, const float *w,
+                                         const float *b, ib_act act, const ib_pool_shape *pool, float *act_out,
+                                         float *pool_out, int32_t *argmax);
 
 /* The fast CPU backend with a chosen convolution: IB_CPU_CONV_DNNL (the default where oneDNN
  * is built in) or IB_CPU_CONV_GEMM (im2col + SGEMM). Benchmarks and tests compare the two. */

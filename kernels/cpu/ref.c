@@ -283,70 +283,7 @@ void ib_ref_softmax_xent(ib_backend *be, int batch, int classes, const float *lo
     *correct = right;
 }
 
-/* ---- optimisers, elementwise; hyperparameter arithmetic in double, state in float ---- */
-void ib_ref_optim_update(ib_backend *be, const ib_optim_hparams *hp, long t, size_t n, float *param,
-                         const float *grad, float *m, float *v, float *update) {
-    (void)be;
-    const float lr = (float)hp->lr, b1 = (float)hp->beta1, b2 = (float)hp->beta2, eps = (float)hp->eps;
-    switch (hp->kind) {
-    case IB_OPT_ADAM_TF: {
-        const float lr_t = (float)(hp->lr * sqrt(1.0 - pow(hp->beta2, (double)t)) / (1.0 - pow(hp->beta1, (double)t)));
-#pragma omp parallel for schedule(static)
-        for (size_t i = 0; i < n; i++) {
-            m[i] = b1 * m[i] + (1.0f - b1) * grad[i];
-            v[i] = b2 * v[i] + (1.0f - b2) * grad[i] * grad[i];
-            float d = -lr_t * m[i] / (sqrtf(v[i]) + eps);
-            param[i] += d;
-            if (update) update[i] = d;
-        }
-        break;
-    }
-    case IB_OPT_ADAM_PT: {
-        const float c1 = (float)(1.0 / (1.0 - pow(hp->beta1, (double)t)));
-        const float c2 = (float)(1.0 / (1.0 - pow(hp->beta2, (double)t)));
-#pragma omp parallel for schedule(static)
-        for (size_t i = 0; i < n; i++) {
-            m[i] = b1 * m[i] + (1.0f - b1) * grad[i];
-            v[i] = b2 * v[i] + (1.0f - b2) * grad[i] * grad[i];
-            float d = -lr * (m[i] * c1) / (sqrtf(v[i] * c2) + eps);
-            param[i] += d;
-            if (update) update[i] = d;
-        }
-        break;
-    }
-    case IB_OPT_SGD:
-#pragma omp parallel for schedule(static)
-        for (size_t i = 0; i < n; i++) {
-            float d = -lr * grad[i];
-            param[i] += d;
-            if (update) update[i] = d;
-        }
-        break;
-    case IB_OPT_MOMENTUM: {
-        const float mu = (float)hp->momentum;
-        const int nesterov = hp->nesterov;
-#pragma omp parallel for schedule(static)
-        for (size_t i = 0; i < n; i++) {
-            m[i] = mu * m[i] + grad[i];
-            float d = nesterov ? -lr * (grad[i] + mu * m[i]) : -lr * m[i];
-            param[i] += d;
-            if (update) update[i] = d;
-        }
-        break;
-    }
-    case IB_OPT_RMSPROP: {
-        const float rho = (float)hp->rho;
-#pragma omp parallel for schedule(static)
-        for (size_t i = 0; i < n; i++) {
-            v[i] = rho * v[i] + (1.0f - rho) * grad[i] * grad[i];
-            float d = -lr * grad[i] / (sqrtf(v[i]) + eps);
-            param[i] += d;
-            if (update) update[i] = d;
-        }
-        break;
-    }
-    }
-}
+/* ---- optimisers: kernels/cpu/optim.c ---- */
 
 /* ---- statistics: partial results per fixed chunk, combined in chunk order ---- */
 #define STATS_CHUNK 8192
@@ -457,6 +394,7 @@ void ib_cpu_fill_common(ib_backend *be, int threads) {
     be->dropout_backward = ib_ref_dropout_backward;
     be->softmax_xent = ib_ref_softmax_xent;
     be->optim_update = ib_ref_optim_update;
+    be->fuse_update = 1; /* the update may run inside backward (optim.c) */
     be->tensor_stats = ib_ref_tensor_stats;
     be->images_open = cpu_images_open;
     be->images_close = cpu_images_close;

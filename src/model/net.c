@@ -193,6 +193,16 @@ const float *ib_net_forward(ib_net *net, int batch, int training, uint64_t seed,
             if (!net->stats && i + 1 < net->n_layers && net->layers[i + 1].spec.kind == IB_L_ACT) {
                 /* conv + bias + activation in one pass; the activation layer (in place) is done */
                 ib_layer *A = &net->layers[i + 1];
+                if (i + 2 < net->n_layers && net->layers[i + 2].spec.kind == IB_L_POOL) {
+                    /* and the max pooling after it, chunk by chunk while in cache (argmax kept) */
+                    ib_layer *P = &net->layers[i + 2];
+                    be->conv_act_pool_forward_train(be, L->plan, batch, x, pparam(net, L->weight),
+                                                    pparam(net, L->bias), A->spec.act, &P->pool, L->out, P->out,
+                                                    P->argmax);
+                    ib_trace_pop();
+                    i += 2;
+                    continue;
+                }
                 be->conv_forward_act(be, L->plan, batch, x, pparam(net, L->weight), pparam(net, L->bias), A->spec.act,
                                      L->out);
                 ib_trace_pop();
@@ -277,7 +287,14 @@ void ib_net_loss(ib_net *net, int batch, int want_grad, double *loss_sum, int *c
                      want_grad ? net->dlogits : NULL, loss_sum, correct);
 }
 
-void ib_net_backward(ib_net *net, int batch, uint64_t seed, long step) {
+/* The step on one parameter tensor (fused update of a layer whose backward is done). */
+static void update_param(ib_net *net, int idx, const ib_optim_step *opt) {
+    const size_t k = net->params[idx].offset;
+    net->be->optim_update(net->be, opt->hp, opt->t, net->params[idx].count, net->param + k, net->grad + k,
+                          net->opt_m + k, net->opt_v + k, opt->update ? opt->update + k : NULL);
+}
+
+static void backward(ib_net *net, int batch, uint64_t seed, long step, const ib_optim_step *opt) {
     ib_backend *be = net->be;
     const float *dy = net->dlogits;
     for (int i = net->n_layers - 1; i >= 0; i--) {
@@ -295,10 +312,15 @@ void ib_net_backward(ib_net *net, int batch, uint64_t seed, long step) {
         case IB_L_CONV:
             be->conv_backward(be, L->plan, batch, x, pparam(net, L->weight), dy, dx, pgrad(net, L->weight),
                               pgrad(net, L->bias));
+            if (opt) update_param(net, L->weight, opt), update_param(net, L->bias, opt);
             break;
         case IB_L_FC:
-            be->fc_backward(be, batch, (int)L->in_size, (int)L->out_size, x, pparam(net, L->weight), dy, dx,
-                            pgrad(net, L->weight), pgrad(net, L->bias));
+            if (opt)
+                be->fc_backward_update(be, batch, (int)L->in_size, (int)L->out_size, x, pparam(net, L->weight), dy,
+                                       dx, pgrad(net, L->weight), pgrad(net, L->bias), opt);
+            else
+                be->fc_backward(be, batch, (int)L->in_size, (int)L->out_size, x, pparam(net, L->weight), dy, dx,
+                                pgrad(net, L->weight), pgrad(net, L->bias));
             break;
         case IB_L_POOL:
             if (dx) be->pool_backward(be, &L->pool, batch, dy, L->argmax, dx);
@@ -324,4 +346,16 @@ void ib_net_backward(ib_net *net, int batch, uint64_t seed, long step) {
         if (!dx) break;
         dy = dx;
     }
+}
+
+void ib_net_backward(ib_net *net, int batch, uint64_t seed, long step) { backward(net, batch, seed, step, NULL); }
+
+void ib_net_backward_update(ib_net *net, int batch, uint64_t seed, long step, const ib_optim_hparams *hp, long t,
+                            float *update) {
+    const ib_optim_step opt = {hp, t, net->grad, net->param, net->opt_m, net->opt_v, update};
+    backward(net, batch, seed, step, &opt);
+}
+
+void ib_net_update(ib_net *net, const ib_optim_hparams *hp, long t, float *update) {
+    net->be->optim_update(net->be, hp, t, net->param_count, net->param, net->grad, net->opt_m, net->opt_v, update);
 }

@@ -78,5 +78,13 @@ const float *ib_net_forward_eval(ib_net *net, int batch);
 void ib_net_loss(ib_net *net, int batch, int want_grad, double *loss_sum, int *correct);
 /* Backward from net->dlogits: fills net->grad. Needs the activations of the last training forward. */
 void ib_net_backward(ib_net *net, int batch, uint64_t seed, long step);
+/* Backward with the optimiser step fused in (the backend must set fuse_update): each weight
+ * layer's parameters are updated as soon as its gradients are complete, while they are in cache.
+ * Afterwards param, grad, opt_m, opt_v (and `update`, the applied change, when not NULL) hold
+ * the same bits as ib_net_backward followed by optim_update over the whole buffer. */
+void ib_net_backward_update(ib_net *net, int batch, uint64_t seed, long step, const ib_optim_hparams *hp, long t,
+                            float *update);
+/* The unfused step: optim_update over every parameter, after ib_net_backward. */
+void ib_net_update(ib_net *net, const ib_optim_hparams *hp, long t, float *update);
 
 #endif

@@ -369,6 +369,8 @@ static void run_json_finish(run_ctx *c, int rc, const ib_train_result *res, cons
     cJSON_AddNumberToObject(timing, "step_ms_median", res->step_ms_median);
     cJSON_AddNumberToObject(timing, "step_ms_p90", res->step_ms_p90);
     cJSON_AddNumberToObject(timing, "steps_per_s", c->train_total > 0 ? timed / c->train_total : 0);
+    /* with the update fused into backward, its time and counters are the backward phase's */
+    cJSON_AddBoolToObject(timing, "update_in_backward", ib_trainer_fuses_update(&c->t));
     cJSON_AddItemToObject(run, "counters", ib_counters_json(&c->counters));
     if (c->have_stats) {
         const double wall = res->wall_s, stats_s = c->stats.seconds;

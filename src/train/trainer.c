@@ -124,6 +124,11 @@ int ib_trainer_find_nonfinite(ib_trainer *t, char *what, size_t len) {
     return 0;
 }
 
+int ib_trainer_fuses_update(const ib_trainer *t) {
+    /* a backend that records segments replays backward as recorded: it keeps the separate pass */
+    return t->be->fuse_update && !t->unfused_update && !(t->be->segment_begin && t->be->segment_end);
+}
+
 static int is_adaptive(ib_optim_kind k) { return k == IB_OPT_ADAM_TF || k == IB_OPT_ADAM_PT || k == IB_OPT_RMSPROP; }
 
 /* A segment (see backend.h): with `on`, the ops between seg_begin and seg_redo may be recorded
@@ -170,21 +175,26 @@ double ib_trainer_step(ib_trainer *t, long long step, int *correct) {
         ib_trace_pop();
         return loss_sum / c->batch;
     }
-    do {
-        seg_begin(t, segments, IB_SEGMENT_BACKWARD);
-        phase_begin(t, IB_PHASE_BACKWARD, "backward");
-        ib_net_backward(net, c->batch, c->seed, (long)step);
-        redo = seg_redo(t, segments, IB_SEGMENT_BACKWARD);
+    if (ib_trainer_fuses_update(t)) { /* the update inside backward: the "update" phase stays empty */
+        phase_begin(t, IB_PHASE_BACKWARD, "backward+update");
+        ib_net_backward_update(net, c->batch, c->seed, (long)step, &c->hp, (long)(step + 1), record ? t->update : NULL);
         phase_end(t, IB_PHASE_BACKWARD);
-    } while (redo);
-    do {
-        seg_begin(t, segments, IB_SEGMENT_UPDATE);
-        phase_begin(t, IB_PHASE_UPDATE, "update");
-        t->be->optim_update(t->be, &c->hp, (long)(step + 1), net->param_count, net->param, net->grad, net->opt_m,
-                            net->opt_v, record ? t->update : NULL);
-        redo = seg_redo(t, segments, IB_SEGMENT_UPDATE);
-        phase_end(t, IB_PHASE_UPDATE);
-    } while (redo);
+    } else {
+        do {
+            seg_begin(t, segments, IB_SEGMENT_BACKWARD);
+            phase_begin(t, IB_PHASE_BACKWARD, "backward");
+            ib_net_backward(net, c->batch, c->seed, (long)step);
+            redo = seg_redo(t, segments, IB_SEGMENT_BACKWARD);
+            phase_end(t, IB_PHASE_BACKWARD);
+        } while (redo);
+        do {
+            seg_begin(t, segments, IB_SEGMENT_UPDATE);
+            phase_begin(t, IB_PHASE_UPDATE, "update");
+            ib_net_update(net, &c->hp, (long)(step + 1), record ? t->update : NULL);
+            redo = seg_redo(t, segments, IB_SEGMENT_UPDATE);
+            phase_end(t, IB_PHASE_UPDATE);
+        } while (redo);
+    }
     if (record) {
         net->stats = NULL;
         phase_begin(t, IB_PHASE_STATS, "statistics");

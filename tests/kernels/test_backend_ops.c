@@ -13,7 +13,10 @@
  *     ib_backend_params, it reports be->threads == 2) is also created with 1, and every output of
  *     every case must be the same bits (backend.h; cli_determinism relies on it);
  *   - the backend against itself: a plan reused gives the same bits, conv/fc backward without dx
- *     the same dw and db, a fused op after another its own bits, tensor_stats the same struct.
+ *     the same dw and db, a fused op after another its own bits, tensor_stats the same struct;
+ *     conv_act_pool_forward_train the bits of the backend's own conv_forward_act + pool_forward
+ *     (all three outputs; its argmax is checked only so, and for the thread identity: near-ties
+ *     may pick another cell than ref's rounding does).
  * A backend that cannot be created here is skipped with its reason ("skip cuda: ..."); the test
  * exits 77 only when no backend other than ref could run. ref's plain double loops are slow, so
  * forward ops at batch >= 100 compare ref on a sample of the images (the backend still runs the
@@ -44,7 +47,7 @@
 /* Those of the suites this test replaced (test_fast_backend: cpu; test_cuda's per-op part: cuda).
  * A backend not listed gets the strictest. They must hold on AVX2 and AVX-512 alike (oneDNN's ISA:
  * ONEDNN_MAX_CPU_ISA=AVX2; CI runs the numerics label under both). */
-typedef enum { T_FWD, T_BWD, T_OPT, T_EXACT, T_SUMS, T_TRAIN } tol_class;
+typedef enum { T_FWD, T_BWD, T_OPT, T_EXACT, T_SUMS, T_TRAIN, T_SELF } tol_class;
 typedef struct backend_tols {
     const char *name;
     double fwd, bwd, opt;
@@ -63,6 +66,7 @@ static double tolerance(const char *backend, tol_class t) {
     case T_EXACT: return 0;
     case T_SUMS: return 1e-12; /* tensor_stats' sums: double over fixed chunks */
     case T_TRAIN: return 1e-4; /* parameters after 5 Adam steps: relative 2-norm */
+    case T_SELF: return 0;     /* not against ref: against the backend's own ops (self-checks) */
     }
     return 0;
 }
@@ -281,7 +285,8 @@ static int memoised(const op_case *c, const ib_backend *be) { return be == REF &
 static void run_conv_forward(op_case *c, ib_backend *be, results *o);
 static void run_fc_forward(op_case *c, ib_backend *be, results *o);
 /* ref's fused ops are their composition (ib_backend_complete): act(y) and pool(act(y)) of ref's
- * conv or fc output y, here from the memo */
+ * conv or fc output y, here from the memo. pooled: 0 act(y); 1 pool(act(y)); 2 (training) act(y),
+ * pool(act(y)) and its argmax */
 static void ref_fused(op_case *c, results *o, int conv, int pooled) {
     results plain = {0};
     op_case k = *c;
@@ -295,7 +300,9 @@ static void ref_fused(op_case *c, results *o, int conv, int pooled) {
         float *yp = fmk(np);
         int32_t *am = xcalloc(np, sizeof *am);
         REF->pool_forward(REF, &ps, c->batch, y, yp, am);
+        if (pooled == 2) res_host(o, "act", F32, y, plain.r[0].n, -1);
         res_host(o, "y", F32, yp, np, -1);
+        if (pooled == 2) res_host(o, "argmax", I32, am, np, T_SELF);
         free(yp), free(am);
     } else {
         res_host(o, "y", F32, y, plain.r[0].n, -1);
@@ -331,6 +338,45 @@ static void run_conv_fused(op_case *c, ib_backend *be, results *o, int pooled) {
     be->release(be, x), be->release(be, w), be->release(be, b), be->release(be, y), be->release(be, yp);
 }
 static void run_conv_forward_act(op_case *c, ib_backend *be, results *o) { run_conv_fused(c, be, o, 0); }
+
+/* Training's fused op: the activations, the pooled values and the argmax, which must be the bits of
+ * the backend's own conv_forward_act and pool_forward (run after it on the same plan; then the
+ * fused op again: the same bits) */
+static void run_conv_act_pool_train(op_case *c, ib_backend *be, results *o) {
+    if (memoised(c, be)) {
+        ref_fused(c, o, 1, 2);
+        return;
+    }
+    const size_t nx = conv_nx(c), nw = conv_nw(c), ny = conv_ny(c);
+    const ib_pool_shape ps = ib_pool_make(c->cs.out_c, c->cs.h, c->cs.w, 2, 2);
+    const size_t np = (size_t)c->batch * ps.c * ps.out_h * ps.out_w;
+    const ib_act act = (ib_act)c->act;
+    float *x = put(be, input(c, 0, nx, 1, NULL), nx), *w = put(be, input(c, 1, nw, 0.2f, NULL), nw);
+    float *b = put(be, input(c, 2, c->cs.out_c, 0.1f, NULL), c->cs.out_c);
+    float *y = put(be, NULL, ny), *yp = put(be, NULL, np);
+    int32_t *am = put(be, NULL, np);
+    void *plan = be->conv_plan(be, &c->cs);
+    be->conv_act_pool_forward_train(be, plan, c->batch, x, w, b, act, &ps, y, yp, am);
+    res_dev(o, be, "act", F32, y, ny, -1);
+    res_dev(o, be, "y", F32, yp, np, -1);
+    res_dev(o, be, "argmax", I32, am, np, T_SELF);
+    if (self_checks) {
+        be->zero(be, y, ny), be->zero(be, yp, np), be->zero(be, (float *)am, np); /* 32-bit words */
+        be->conv_forward_act(be, plan, c->batch, x, w, b, act, y);
+        be->pool_forward(be, &ps, c->batch, y, yp, am);
+        self_check(same_bits(be, y, o->r[0].h, ny), c, be, "act differs from conv_forward_act's");
+        self_check(same_bits(be, yp, o->r[1].h, np) && same_bits(be, am, o->r[2].h, np), c, be,
+                   "pooled values or argmax differ from pool_forward's after conv_forward_act");
+        be->zero(be, y, ny), be->zero(be, yp, np), be->zero(be, (float *)am, np); /* 32-bit words */
+        be->conv_act_pool_forward_train(be, plan, c->batch, x, w, b, act, &ps, y, yp, am);
+        self_check(same_bits(be, y, o->r[0].h, ny) && same_bits(be, yp, o->r[1].h, np) &&
+                       same_bits(be, am, o->r[2].h, np),
+                   c, be, "a second call on the same plan gives other bits");
+    }
+    be->conv_plan_free(be, plan);
+    be->release(be, x), be->release(be, w), be->release(be, b), be->release(be, y), be->release(be, yp);
+    be->release(be, am);
+}
 static void run_conv_act_pool_forward(op_case *c, ib_backend *be, results *o) { run_conv_fused(c, be, o, 1); }
 
 /* ---- fully connected ---- */
@@ -373,15 +419,20 @@ static void run_fc_backward(op_case *c, ib_backend *be, results *o) {
     if (dx) be->release(be, dx);
 }
 
-/* ---- max pooling: many ties (the first maximum must win), NaN propagates, -inf ---- */
+/* ---- max pooling: many ties (the first maximum must win; +0 and -0 tie), NaN propagates (the
+ * first NaN of a window wins: two NaNs of other bits share some windows), -inf, whole rows of -inf ---- */
 static void run_pool(op_case *c, ib_backend *be, results *o, int backward) {
     const ib_pool_shape *s = &c->ps;
     const size_t nx = (size_t)c->batch * s->c * s->in_h * s->in_w, ny = (size_t)c->batch * s->c * s->out_h * s->out_w;
     int fresh;
     float *hx = input(c, 0, nx, 2, &fresh);
     if (fresh) {
-        for (size_t i = 0; i < nx; i++) hx[i] = roundf(hx[i] * 2) / 2;
-        hx[nx / 3] = NAN, hx[nx / 2] = -INFINITY;
+        for (size_t i = 0; i < nx; i++) hx[i] = roundf(hx[i] * 2) / 2; /* also -0 */
+        for (size_t i = 0; i < nx; i += 101) hx[i] = NAN;                /* every cell of a window in turn */
+        for (size_t i = 1; i < nx; i += 211) hx[i] = -NAN;
+        for (size_t i = 2; i < nx; i += 53) hx[i] = -INFINITY;
+        for (size_t i = nx / 2; i < nx && i < nx / 2 + 2 * (size_t)s->in_w; i++) hx[i] = -INFINITY;
+        hx[nx / 3] = NAN;
     }
     float *x = put(be, hx, nx), *y = put(be, NULL, ny), *dx = NULL, *dy = NULL;
     int32_t *am = put(be, NULL, ny);
@@ -606,7 +657,8 @@ static void add_conv(int plan_batch, int batch, int C, int H, int W, int O, int 
     c->cs = cs, c->batch = batch, c->with_dx = bwd == 2;
     snprintf(c->ikey, sizeof c->ikey, "conv k%d %dx%dx%d->%d b%d", k, C, H, W, O, batch);
 }
-/* the fused conv ops for activations [act0, act1]; which: 1 conv_forward_act, 2 conv_act_pool_forward, 3 both */
+/* the fused conv ops for activations [act0, act1]; which: a sum of 1 conv_forward_act, 2 conv_act_pool_forward,
+ * 4 conv_act_pool_forward_train */
 static void add_conv_fused(int plan_batch, int batch, int C, int H, int W, int O, int k, int act0, int act1, int which) {
     const ib_conv_shape cs = {plan_batch, C, H, W, O, k};
     for (int act = act0; act <= act1; act++) {
@@ -620,6 +672,12 @@ static void add_conv_fused(int plan_batch, int batch, int C, int H, int W, int O
         if (which & 2) {
             c = add("conv_act_pool_forward", run_conv_act_pool_forward, T_FWD, "k%d %dx%dx%d->%d b%d/%d %s pool2", k,
                     C, H, W, O, batch, plan_batch, act_name(act));
+            c->cs = cs, c->batch = batch, c->act = act, c->sample = batch >= SAMPLE_FROM;
+            snprintf(c->ikey, sizeof c->ikey, "conv k%d %dx%dx%d->%d b%d", k, C, H, W, O, batch);
+        }
+        if (which & 4) {
+            c = add("conv_act_pool_forward_train", run_conv_act_pool_train, T_FWD, "k%d %dx%dx%d->%d b%d/%d %s pool2",
+                    k, C, H, W, O, batch, plan_batch, act_name(act));
             c->cs = cs, c->batch = batch, c->act = act, c->sample = batch >= SAMPLE_FROM;
             snprintf(c->ikey, sizeof c->ikey, "conv k%d %dx%dx%d->%d b%d", k, C, H, W, O, batch);
         }
@@ -686,14 +744,18 @@ static void register_cases(void) {
     add_conv(2, 2, 1, 6, 5, 3, 3, 2);
     add_conv(2, 2, 2, 7, 7, 3, 2, 2);
     /* fused conv ops, every activation (ref's come from one conv per shape); evaluation's pooled
-     * path at batch 500 */
-    add_conv_fused(50, 50, 1, 28, 28, 32, 5, RELU, SIGMOID, 3);
-    add_conv_fused(500, 50, 32, 14, 14, 64, 5, RELU, SIGMOID, 3);
-    add_conv_fused(500, 500, 1, 28, 28, 32, 5, RELU, RELU, 2); /* evaluation */
-    add_conv_fused(500, 500, 32, 14, 14, 64, 5, RELU, RELU, 2);
-    add_conv_fused(37, 37, 32, 14, 14, 64, 5, RELU, SIGMOID, 3);
-    add_conv_fused(5, 5, 3, 9, 9, 4, 3, RELU, SIGMOID, 3);
-    add_conv_fused(3, 3, 3, 8, 8, 5, 4, RELU, SIGMOID, 3);
+     * path at batch 500; training's (conv + act + pool with argmax) at the network's layers for
+     * batches 1, 7, 37, 50 (plans of 50 and 500) and 500, and where the 2x2 pooling is padded (9x9) */
+    add_conv_fused(50, 50, 1, 28, 28, 32, 5, RELU, SIGMOID, 7);
+    add_conv_fused(500, 50, 32, 14, 14, 64, 5, RELU, SIGMOID, 7);
+    add_conv_fused(50, 50, 32, 14, 14, 64, 5, RELU, SIGMOID, 4);
+    add_conv_fused(500, 500, 1, 28, 28, 32, 5, RELU, RELU, 6); /* evaluation */
+    add_conv_fused(500, 500, 32, 14, 14, 64, 5, RELU, RELU, 6);
+    add_conv_fused(37, 37, 32, 14, 14, 64, 5, RELU, SIGMOID, 7);
+    add_conv_fused(7, 7, 1, 28, 28, 32, 5, RELU, SIGMOID, 4);
+    add_conv_fused(50, 1, 32, 14, 14, 64, 5, RELU, SIGMOID, 4);
+    add_conv_fused(5, 5, 3, 9, 9, 4, 3, RELU, SIGMOID, 7);
+    add_conv_fused(3, 3, 3, 8, 8, 5, 4, RELU, SIGMOID, 7);
     /* fully connected: the network's layers at 50 and 500 (evaluation: forward); the cpu SGEMM
      * blocking's every path (by output columns, by rows, a long reduction cut into chunks: in >=
      * 8192, single-threaded small); batches 1, 7, 37 */
@@ -711,11 +773,20 @@ static void register_cases(void) {
     add_fc_act(50, 1024, 10, RELU, SIGMOID);
     add_fc_act(7, 33, 10, RELU, SIGMOID);
     add_fc_act(1, 1024, 10, RELU, SIGMOID);
-    /* pooling: the network's (the fast 2x2 path), odd sizes (SAME padding), overlapping windows */
+    /* pooling: the network's (the cpu backend's 2x2 path) at batches 1, 7, 37, 50, 500; other even
+     * sizes (rows of 5 and 2 outputs: that path's rows with and without the vector overhang), odd
+     * sizes (SAME padding), overlapping windows */
     add_pool(50, 32, 28, 28, 2, 2);
     add_pool(50, 64, 14, 14, 2, 2);
     add_pool(500, 64, 14, 14, 2, 2);
+    add_pool(500, 32, 28, 28, 2, 2);
+    add_pool(37, 64, 14, 14, 2, 2);
+    add_pool(7, 32, 28, 28, 2, 2);
+    add_pool(1, 64, 14, 14, 2, 2);
+    add_pool(1, 32, 28, 28, 2, 2);
     add_pool(4, 32, 28, 28, 2, 2);
+    add_pool(3, 5, 6, 10, 2, 2);
+    add_pool(3, 4, 4, 4, 2, 2);
     add_pool(2, 3, 7, 7, 2, 2);
     add_pool(3, 5, 7, 5, 2, 2);
     add_pool(2, 2, 8, 8, 3, 2);
@@ -854,6 +925,7 @@ static double compare(const op_case *c, const char *backend, const result *a, co
         return INFINITY;
     }
     double err;
+    if (cls == T_SELF) return 0; /* checked against the backend's own ops (self-checks) and across threads */
     if (cls == T_TRAIN) {
         /* Adam turns gradients at rounding-noise level into full steps of either sign, so single
          * elements may differ by a few steps (lr = 1e-4); the parameters as a whole agree closely */
@@ -1040,13 +1112,13 @@ int main(int argc, char **argv) {
             char sampled[48] = "";
             if (c->sample && !c->no_ref) snprintf(sampled, sizeof sampled, " (ref: %d of %d images)", ns, c->batch);
             if (c->no_ref)
-                printf("  %-5s %-22s %-36s no ref (thread identity and self-checks only)%s%s\n", be[b].name, c->op,
+                printf("  %-5s %-27s %-36s no ref (thread identity and self-checks only)%s%s\n", be[b].name, c->op,
                        c->desc, threads, failed ? "  FAILED" : "");
             else if (tol == 0)
-                printf("  %-5s %-22s %-36s rel err %.2e (exact)%s%s%s%s\n", be[b].name, c->op, c->desc, err,
+                printf("  %-5s %-27s %-36s rel err %.2e (exact)%s%s%s%s\n", be[b].name, c->op, c->desc, err,
                        identical ? " bit-identical" : "", sampled, threads, failed ? "  FAILED" : "");
             else
-                printf("  %-5s %-22s %-36s rel err %.2e (tol %.0e)%s%s%s%s\n", be[b].name, c->op, c->desc, err, tol,
+                printf("  %-5s %-27s %-36s rel err %.2e (tol %.0e)%s%s%s%s\n", be[b].name, c->op, c->desc, err, tol,
                        identical ? " bit-identical" : "", sampled, threads, failed ? "  FAILED" : "");
             res_free(&got), res_free(&got1);
         }
@@ -1054,7 +1126,7 @@ int main(int argc, char **argv) {
         for (int s = 0; s < 6; s++) free(c->inputs[s]), c->inputs[s] = NULL;
     }
     CHECK(ran > 0, "no case matches -o %s", only_op ? only_op : "");
-    printf("\n%-22s %-7s %5s  %-11s  %-9s  %-14s %6s %8s\n", "op", "backend", "cases", "max rel err", "tolerance",
+    printf("\n%-27s %-7s %5s  %-11s  %-9s  %-14s %6s %8s\n", "op", "backend", "cases", "max rel err", "tolerance",
            "1 vs 2 threads", "failed", "seconds");
     for (int i = 0; i < n_rows; i++) {
         const row *r = &rows[i];
@@ -1064,7 +1136,7 @@ int main(int argc, char **argv) {
         if (!r->ref_cases) snprintf(tol, sizeof tol, "-");
         else if (r->exact) snprintf(tol, sizeof tol, "exact");
         else snprintf(tol, sizeof tol, "%.0e", r->tol);
-        printf("%-22s %-7s %5d  %-11s  %-9s  %-14s %6d %8.2f\n", r->op, r->backend, r->cases, err, tol,
+        printf("%-27s %-7s %5d  %-11s  %-9s  %-14s %6d %8.2f\n", r->op, r->backend, r->cases, err, tol,
                r->threads > 0 ? "identical" : r->threads < 0 ? "DIFFER" : "n/a", r->failed, r->seconds);
     }
     printf("(%d cases on %d backend%s in %.1f s; seconds: the backend's own runs, ref's not counted)\n", ran, n_be,
