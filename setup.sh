@@ -24,7 +24,7 @@ packages=(
   libopenblas-dev libopenblas0-openmp libcjson-dev zlib1g-dev libssl-dev  # core
   libdnnl-dev libbenchmark-dev libpapi-dev papi-tools                     # fast CPU path, benchmarks, counters
   dataset-fashion-mnist                                                   # data
-  python3-torch python3-numpy                                             # PyTorch parity tests
+  python3-torch python3-numpy python3-threadpoolctl                       # PyTorch parity tests; the peer's BLAS report
   slurm-wlm munge                                                         # Slurm sweeps and their tests
   gnuplot-nox chromium                                                    # report plots; the page test (headless)
   clang libclang-rt-14-dev libomp-dev                                     # sanitizer and fuzzing builds
