@@ -1,16 +1,21 @@
 #!/bin/sh
-# Run every kernel benchmark (all ops of all backends, whole steps, evaluation batches and the
-# sgemm peak) through Google Benchmark, write its JSON, and summarise it (fraction of the sgemm
-# peak per op, and the training step's time per op).
+# Run every kernel benchmark (all ops of all backends, whole steps, evaluation batches, and the
+# yardsticks: the sgemm peak of OpenBLAS and oneDNN, STREAM-style copy and triad bandwidth) through
+# Google Benchmark, write its JSON, and summarise it (the CPU's ISA and what each library ran,
+# fraction of the sgemm peak per op, the training step's time per op, and every train_step* as a
+# multiple of the floor computed from this run's oneDNN sgemm peak and triad bandwidth).
 #
 # usage: bench/run_all.sh [BUILD_DIR [OUT_DIR]] [-- extra Google Benchmark flags]
 #   BUILD_DIR defaults to build, OUT_DIR to BUILD_DIR/bench-results; REPS (default 5) repetitions,
 #   medians reported; e.g. bench/run_all.sh /tmp/b3 /tmp/bench -- --benchmark_filter=cpu/
+#   INITBENCH_BENCH_THREADS sets the threads (default all cores); INITBENCH_STREAM_MIB the size of
+#   each STREAM array (default 4 x the L3 glibc reports, 64 to 512 MiB).
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
-build=${1:-build}
-[ $# -gt 0 ] && shift
-out=${1:-$build/bench-results}
+build=build
+[ $# -gt 0 ] && [ "$1" != "--" ] && build=$1 && shift
+out=$build/bench-results
+[ $# -gt 0 ] && [ "$1" != "--" ] && out=$1
 [ $# -gt 0 ] && [ "$1" != "--" ] && shift
 [ $# -gt 0 ] && [ "$1" = "--" ] && shift
 exe=$build/bench/initbench_bench
