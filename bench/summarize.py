@@ -164,9 +164,9 @@ def main():
 
     B, be = a.batch, a.backend
     # the training step op by op, in the order src/model/net.c runs them (batch 50, original network):
-    # first every op separately, then as the trainer runs it on the cpu backends (conv + act + pool
-    # fused in the forward, Adam fused into each fully connected backward; the convolutions' Adam,
-    # 0.05M parameters, is left out)
+    # first every op separately, then with the fused ops (conv + act + pool in the forward, as the
+    # trainer runs it; Adam fused into each fully connected backward, --update fused; the
+    # convolutions' Adam, 0.05M parameters, is left out)
     unfused = [("conv_fwd", "conv1"), ("act_fwd", "relu1"), ("pool_fwd", "pool1"), ("conv_fwd", "conv2"),
                ("act_fwd", "relu2"), ("pool_fwd", "pool2"), ("fc_fwd", "fc1"), ("act_fwd", "relu3"),
                ("dropout_fwd", "dropout1"), ("fc_fwd", "fc2"), ("softmax_xent", "logits"),
@@ -178,9 +178,9 @@ def main():
              ("fc_bwd_update", "fc2"), ("dropout_bwd", "dropout1"), ("act_bwd", "relu3"), ("fc_bwd_update", "fc1"),
              ("pool_bwd", "pool2"), ("act_bwd", "relu2"), ("conv_bwd", "conv2"), ("pool_bwd", "pool1"),
              ("act_bwd", "relu1"), ("conv_bwd", "conv1")]
-    for title, seq, step_name in (("every op separately, Adam as its own pass", unfused, "train_step_unfused"),
-                                  ("as the trainer runs it: conv + act + pool fused, Adam inside each fc backward",
-                                   fused, "train_step")):
+    for title, seq, step_name in (("every op separately, Adam as its own pass", unfused, "train_step"),
+                                  ("conv + act + pool fused (as in training), Adam inside each fc backward "
+                                   "(--update fused)", fused, "train_step_fused")):
         parts = []
         for op, layer in seq:
             key = f"optim_update/{be}/adam_tf" if op == "optim_update" else f"{op}/{be}/{layer}/batch:{B}"

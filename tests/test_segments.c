@@ -6,8 +6,8 @@
  * used. The wrapped trainer must produce bit for bit what a plain trainer produces: the same
  * losses, counts and final parameters; every segment run must be closed with its own id, never
  * nested, and hold no op that returns host data at once. The plain trainer applies the optimiser
- * inside backward (the cpu backend's fused update); the wrapped one, recording segments, runs the
- * separate pass: the equal bits are also the fused update's check on real training.
+ * inside backward (--update fused); the wrapped one, recording segments, runs the separate pass:
+ * the equal bits are also the fused update's check on real training.
  * usage: test_segments [train flags]   (exit 77 without the MNIST files) */
 #include <math.h>
 #include <stdio.h>
@@ -162,7 +162,9 @@ int main(int argc, char **argv) {
     if (test_train_setup(argc, argv, 1, &cfg, &ds)) return 77;
     ib_err err = {0};
     ib_trainer plain, wrapped;
-    if (ib_trainer_init(&plain, &cfg, &ds, &err) || ib_trainer_init(&wrapped, &cfg, &ds, &err)) ib_exit_err(&err);
+    ib_train_config fused_cfg = cfg;
+    fused_cfg.update = "fused";
+    if (ib_trainer_init(&plain, &fused_cfg, &ds, &err) || ib_trainer_init(&wrapped, &cfg, &ds, &err)) ib_exit_err(&err);
     CHECK(plain.be->segment_begin == NULL, "the cpu backend has no segments (it runs ops as called)");
     wrap(wrapped.be);
     CHECK(ib_trainer_fuses_update(&plain) && !ib_trainer_fuses_update(&wrapped),

@@ -18,6 +18,7 @@ void ib_train_config_defaults(ib_train_config *c) {
     c->optimizer = "adam";
     c->backend = "cpu";
     c->progress = "auto";
+    c->update = "auto";
     c->stddev = 0.1; /* the tutorial's default */
     c->init_scale = NAN;
     c->bias_init = NAN; /* NaN: same as --stddev, as in the original */
@@ -83,6 +84,10 @@ int ib_train_flags(ib_train_config *c, ib_flag *flags) {
         F_CHOICE("backend", &c->backend, ib_backend_choices(), "compute backend (default cpu)"),
         F_BOOL("tf32", &c->tf32, "cuda: TF32 tensor-core math in convolutions and SGEMM (faster, not fp32-exact)"),
         F_INT("threads", &c->threads, 0, 4096, "T", "threads (default 0: $SLURM_CPUS_PER_TASK or all cores)"),
+        F_CHOICE("update", &c->update, "auto|fused|separate",
+                 "optimiser step inside backward as each layer's gradients complete (fused, cpu backends) or "
+                 "after it (separate); the same bits either way; auto: fused when the parameters, gradients "
+                 "and optimiser state outgrow the last-level cache (default auto)"),
         F_LONG("checkpoint-every", &c->checkpoint_every, 0, 1e9, "K",
                "write a resumable checkpoint every K steps (default 1000; 0 = only when signalled)"),
         F_LONG("stats-every", &c->stats_every, 0, 1e9, "K",

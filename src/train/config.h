@@ -16,6 +16,7 @@ typedef struct ib_train_config {
     /* as given */
     const char *dataset, *data_dir, *net, *init, *init_mode, *init_dist, *optimizer, *backend, *out, *progress;
     const char *papi_events;
+    const char *update; /* auto|fused|separate: where the optimiser step runs (same bits either way) */
     double stddev, init_scale, bias_init, lr, beta1, beta2, eps, momentum, rho;
     int nesterov, batch, eval_batch, threads, save_init, tf32;
     long long steps, eval_every, train_offset, train_size, test_size, checkpoint_every, stats_every;

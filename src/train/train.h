@@ -43,7 +43,6 @@ typedef struct ib_trainer {
     float *update;            /* the applied update, kept on statistics steps */
     ib_counters *counters;    /* optional: per-phase time and PAPI counters */
     char nonfinite_what[160]; /* where a diverged step first saw NaN/Inf */
-    int unfused_update;       /* keep the optimiser's separate pass after backward (tests, benchmarks) */
     int stats_failed;         /* a statistics file could not be written: stats_err says why */
     ib_err stats_err;
 } ib_trainer;
@@ -55,8 +54,9 @@ void ib_trainer_load_batch(ib_trainer *t, long long step);
 /* One training step (forward, loss, backward, update) on batch `step`; returns the batch loss
  * (mean) and adds the batch's correct count to *correct. `t1` is the optimiser's 1-based step. */
 double ib_trainer_step(ib_trainer *t, long long step, int *correct);
-/* Does a step apply the optimiser inside backward (ib_net_backward_update)? Where the backend
- * allows it (fuse_update) and unfused_update is not set. */
+/* Does a step apply the optimiser inside backward (ib_net_backward_update)? Only where the backend
+ * allows it (fuse_update, no segments); then as --update says, auto fusing when the parameters,
+ * gradients and optimiser state outgrow the last-level cache. */
 int ib_trainer_fuses_update(const ib_trainer *t);
 /* After a non-finite loss: the first parameter tensor, else the first layer output (forward
  * order), holding NaN/Inf, as text. Returns 1 when one was found. */
