@@ -416,10 +416,10 @@ static size_t stream_array_bytes(void) {
 static void stream_pass(int triad, int threads, size_t n, float *restrict a, const float *restrict b,
                         const float *restrict c, float s) {
     if (triad) {
-#pragma omp parallel for simd schedule(static) num_threads(threads)
+#pragma omp parallel for schedule(static) num_threads(threads)
         for (size_t i = 0; i < n; i++) a[i] = b[i] + s * c[i];
     } else {
-#pragma omp parallel for simd schedule(static) num_threads(threads)
+#pragma omp parallel for schedule(static) num_threads(threads)
         for (size_t i = 0; i < n; i++) a[i] = b[i];
     }
 }
