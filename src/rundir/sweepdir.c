@@ -61,7 +61,8 @@ enum { ARG_SWITCH, ARG_REAL, ARG_COUNT, ARG_NAME, ARG_SPEC, ARG_ABSPATH, ARG_EVE
 static const struct {
     const char *name;
     int kind;
-} train_flags[] = { /* ib_train_flags (src/train/config.c) but threads and progress: test_runfiles compares */
+} train_flags[] = { /* ib_train_flags (src/train/config.c) but threads, progress and update (how a task runs
+                     * on its machine, never what it computes): test_runfiles compares */
     {"stddev", ARG_REAL},         {"init", ARG_NAME},         {"init-scale", ARG_REAL},
     {"init-mode", ARG_NAME},      {"init-distribution", ARG_NAME}, {"bias-init", ARG_REAL},
     {"net", ARG_SPEC},            {"optimizer", ARG_NAME},    {"lr", ARG_REAL},
