@@ -123,18 +123,15 @@ static void chunk_conv_act(dnnl_plan *p, prim_set *S, thread_slot *T, ib_act act
 
 static int prepare_fused(dnnl_plan *p, prim_set *S, ib_act act) { return ensure_fwd_act(p, S, act); }
 
-void ib_dnnl_conv_forward_act(ib_backend *be, void *plan, int batch, const float *x, const float *w, const float *b,
-                              ib_act act, float *y) {
-    dnnl_plan *p = plan;
+/* y = act(conv(x) + b) in NCHW, chunk by chunk (the sets prepared by prepare_fused); with ps, each
+ * chunk's images are then max-pooled with argmax (the cpu backend's 2x2/2 kernel) while in cache.
+ * Pooling is per image, so chunking it changes no bit. */
+static void conv_act_chunks(dnnl_plan *p, prim_set *lo, prim_set *hi, int batch, const float *x, const float *w,
+                            const float *b, ib_act act, float *y, const ib_pool_shape *ps, float *pool_out,
+                            int32_t *argmax) {
     const ib_conv_shape *s = &p->s;
     const size_t in_img = (size_t)s->in_c * s->h * s->w, out_img = (size_t)s->out_c * s->h * s->w;
-    prim_set *lo, *hi;
-    ib_dnnl_ensure_sets(p, batch, &lo, &hi);
-    if (!prepare_fused(p, lo, act) || (hi != lo && !prepare_fused(p, hi, act))) {
-        ib_dnnl_conv_forward(be, plan, batch, x, w, b, y);
-        be->act_forward(be, act, out_img * batch, y, y);
-        return;
-    }
+    const size_t pool_img = ps ? (size_t)ps->c * ps->out_h * ps->out_w : 0;
     weights_in(p, lo, 0, w);
     if (hi != lo) weights_in(p, hi, 0, w);
     const int n = chunk_count(batch);
@@ -146,7 +143,25 @@ void ib_dnnl_conv_forward_act(ib_backend *be, void *plan, int batch, const float
         float *ys = y + n0 * out_img;
         chunk_conv_act(p, S, T, act, x + n0 * in_img, w, b, S->r_fdst ? T->fdst : ys);
         if (S->r_fdst) reorder(T, S->r_fdst, R_FDST, T->fdst, R_UDST, ys);
+        if (ps)
+            ib_cpu_pool2x2_rows(ps, 0, (size_t)nb * ps->c * ps->out_h, ys, pool_out + n0 * pool_img,
+                                argmax + n0 * pool_img);
     }
+}
+
+void ib_dnnl_conv_forward_act(ib_backend *be, void *plan, int batch, const float *x, const float *w, const float *b,
+                              ib_act act, float *y) {
+    dnnl_plan *p = plan;
+    const ib_conv_shape *s = &p->s;
+    const size_t out_img = (size_t)s->out_c * s->h * s->w;
+    prim_set *lo, *hi;
+    ib_dnnl_ensure_sets(p, batch, &lo, &hi);
+    if (!prepare_fused(p, lo, act) || (hi != lo && !prepare_fused(p, hi, act))) {
+        ib_dnnl_conv_forward(be, plan, batch, x, w, b, y);
+        be->act_forward(be, act, out_img * batch, y, y);
+        return;
+    }
+    conv_act_chunks(p, lo, hi, batch, x, w, b, act, y, NULL, NULL, NULL);
 }
 
 /* Forward only: y = maxpool(act(conv(x) + b)); the conv output stays in a per-thread buffer. */
@@ -195,16 +210,13 @@ void ib_dnnl_conv_act_pool_forward(ib_backend *be, void *plan, int batch, const 
 }
 
 /* Training: act_out as ib_dnnl_conv_forward_act writes it (the same chunks, primitives and
- * reorders), and each chunk's images max-pooled with argmax right after, while they are in cache,
- * by the kernel of the cpu backend's pool_forward (the 2x2/2 path; any other pooling composes the
- * two ops). Pooling is per image, so chunking it changes no bit. */
+ * reorders), each chunk pooled with argmax right after (conv_act_chunks; the 2x2/2 path only: any
+ * other pooling composes the two ops). */
 void ib_dnnl_conv_act_pool_forward_train(ib_backend *be, void *plan, int batch, const float *x, const float *w,
                                          const float *b, ib_act act, const ib_pool_shape *ps, float *act_out,
                                          float *pool_out, int32_t *argmax) {
     dnnl_plan *p = plan;
     const ib_conv_shape *s = &p->s;
-    const size_t in_img = (size_t)s->in_c * s->h * s->w, out_img = (size_t)s->out_c * s->h * s->w;
-    const size_t pool_img = (size_t)ps->c * ps->out_h * ps->out_w;
     const int pool_fits = ps->c == s->out_c && ps->in_h == s->h && ps->in_w == s->w && ib_cpu_pool2x2_applies(ps);
     prim_set *lo, *hi;
     ib_dnnl_ensure_sets(p, batch, &lo, &hi);
@@ -213,18 +225,5 @@ void ib_dnnl_conv_act_pool_forward_train(ib_backend *be, void *plan, int batch, 
         be->pool_forward(be, ps, batch, act_out, pool_out, argmax);
         return;
     }
-    weights_in(p, lo, 0, w);
-    if (hi != lo) weights_in(p, hi, 0, w);
-    const int n = chunk_count(batch);
-#pragma omp parallel for schedule(dynamic, 1)
-    for (int c = 0; c < n; c++) {
-        const int n0 = chunk_start(batch, n, c), nb = chunk_start(batch, n, c + 1) - n0;
-        prim_set *S = nb == lo->mb ? lo : hi;
-        thread_slot *T = my_slot(p, S);
-        float *ys = act_out + n0 * out_img;
-        chunk_conv_act(p, S, T, act, x + n0 * in_img, w, b, S->r_fdst ? T->fdst : ys);
-        if (S->r_fdst) reorder(T, S->r_fdst, R_FDST, T->fdst, R_UDST, ys);
-        ib_cpu_pool2x2_rows(ps, 0, (size_t)nb * ps->c * ps->out_h, ys, pool_out + n0 * pool_img,
-                            argmax + n0 * pool_img);
-    }
+    conv_act_chunks(p, lo, hi, batch, x, w, b, act, act_out, ps, pool_out, argmax);
 }
