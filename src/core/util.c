@@ -307,7 +307,7 @@ int ib_outdir_claim(const char *dir, const char *kind, ib_err *err) {
     closedir(d);
     if (first[0]) {
         char other[32] = "";
-        static const char *const kinds[] = {"run", "report", "sweep"};
+        static const char *const kinds[] = {"run", "report", "sweep", "probe"};
         for (size_t i = 0; i < sizeof kinds / sizeof *kinds; i++)
             if (strcmp(kinds[i], kind) && ib_outdir_is(dir, kinds[i])) snprintf(other, sizeof other, "%s", kinds[i]);
         if (other[0])

@@ -121,3 +121,16 @@ void ib_init_weight(const ib_init_config *cfg, uint64_t seed, uint32_t param_ind
         out[i] = (float)(std * z);
     }
 }
+
+double ib_init_weight_variance(const ib_init_config *cfg, const int64_t *shape, int ndim) {
+    ib_init_config c = *cfg;
+    ib_init_resolve(&c);
+    double fan_in, fan_out;
+    ib_fans(shape, ndim, &fan_in, &fan_out);
+    if (c.scheme == IB_INIT_ORTHOGONAL) /* rows (or columns) of norm gain: gain^2 over the longer side */
+        return c.scale * c.scale / fmax((double)shape[0], fan_in);
+    if (ib_init_uses_stddev(c.scheme))
+        return c.scheme == IB_INIT_TRUNCNORMAL ? (TRUNC2_STD * c.stddev) * (TRUNC2_STD * c.stddev) : c.stddev * c.stddev;
+    double fan = c.mode == IB_FAN_IN ? fan_in : c.mode == IB_FAN_OUT ? fan_out : 0.5 * (fan_in + fan_out);
+    return c.scale / fan; /* truncated draws are rescaled to this variance */
+}

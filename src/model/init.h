@@ -40,6 +40,10 @@ void ib_init_resolve(ib_init_config *cfg);
 /* Fill a weight tensor of PyTorch layout [out, in, (k, k)]; fans from the shape. */
 void ib_init_weight(const ib_init_config *cfg, uint64_t seed, uint32_t param_index, const int64_t *shape,
                     int ndim, float *out);
+/* The variance of each weight of a tensor of this shape as the initialiser draws it (the truncated
+ * normal's realised 0.774 s^2, variance scaling's scale / fan, orthogonal's gain^2 / max(rows, cols)):
+ * what mean-field theory calls sigma_w^2 / fan_in. */
+double ib_init_weight_variance(const ib_init_config *cfg, const int64_t *shape, int ndim);
 void ib_fans(const int64_t *shape, int ndim, double *fan_in, double *fan_out);
 
 #endif

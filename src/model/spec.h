@@ -9,7 +9,7 @@
 #include "backend.h"
 #include "util.h"
 
-#define IB_MAX_LAYERS 64
+#define IB_MAX_LAYERS 128 /* the probe's deepest preset: 32 x (fc, activation) + fc */
 
 typedef enum ib_layer_kind { IB_L_CONV, IB_L_POOL, IB_L_FC, IB_L_ACT, IB_L_DROPOUT } ib_layer_kind;
 

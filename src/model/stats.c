@@ -73,6 +73,7 @@ void ib_stats_close(ib_stats_recorder *r) {
 }
 
 int ib_stats_flush(ib_stats_recorder *r, ib_err *err) {
+    if (!r->dir[0]) return 0; /* an in-memory recorder (the probe reads r->rows itself) */
     double t0 = ib_now();
     char path[4200];
     snprintf(path, sizeof path, "%s/stats.csv", r->dir);

@@ -17,7 +17,7 @@ typedef struct ib_stats_recorder {
     long long recordings;
 } ib_stats_recorder;
 
-/* Starts the recorder; when resuming (first_step > 0), rows of earlier steps already in DIR
+/* Starts the recorder; an empty dir keeps the rows in memory only (flush writes nothing). When resuming (first_step > 0), rows of earlier steps already in DIR
  * are kept and later ones dropped, so a resumed run ends with the same files. */
 int ib_stats_open(ib_stats_recorder *r, const char *dir, ib_backend *be, long long first_step, ib_err *err);
 void ib_stats_close(ib_stats_recorder *r);

@@ -65,7 +65,7 @@ typedef enum ib_stats_col {
 } ib_stats_col;
 extern const char *const ib_stats_col_names[IB_STATS_NCOLS];
 
-#define IB_STATS_MAX_LAYERS 64 /* distinct layer names in one file (a network has at most 64 layers) */
+#define IB_STATS_MAX_LAYERS 64 /* distinct layer names in one file: weight layers, at most 64 of a network's 128 */
 
 typedef struct ib_stats_row {
     long long step;
