@@ -21,6 +21,7 @@ int ib_cmd_probe(int argc, char **argv) {
     ib_strbuf_append(&cmd, "initbench");
     for (int i = 0; i < argc; i++) ib_strbuf_appendf(&cmd, " %s", argv[i]);
     int rc = ib_probe_run(&g, out, cmd.p, quiet, &err);
+    if (!rc && g.validate) rc = ib_probe_validate(&g, out, g.validate, g.trained_above, g.executor, quiet, &err);
     ib_strbuf_free(&cmd);
     if (rc) ib_exit_err(&err);
     return 0;

@@ -47,6 +47,12 @@ void ib_probe_usage(FILE *fp) {
             "  --metrics key|all            probe.csv's metrics: the key ones (default) or every stats.csv column\n"
             "  --jobs N                     worker processes (default: the cores); --threads T each (default 1)\n"
             "  --backend cpu|ref|cuda       as for train\n"
+            "  --validate K                 then train K configurations drawn across the forecast classes for --budget\n"
+            "                               steps (one `initbench sweep --preset quick` per network and optimiser,\n"
+            "                               in DIR/validate/) and write the confusion matrix, forecast against outcome,\n"
+            "                               to DIR/validate/summary.md and validation.csv\n"
+            "  --trained-above A            a run counts as trained at final test accuracy >= A (default 0.8)\n"
+            "  --executor local|slurm|none  how the validation sweeps run (slurm: rerun when the jobs are done)\n"
             "  --quiet                      print nothing but errors\n"
             "Exit 2 for bad values, with the flag named.\n",
             PROBE_DEFAULT_WIDTH, PROBE_DEFAULT_WIDTH);
@@ -152,6 +158,7 @@ int ib_probe_parse(int argc, char **argv, ib_probe_grid *g, const char **out, in
     g->net = NULL, g->width = PROBE_DEFAULT_WIDTH, g->dataset = "mnist", g->backend = "cpu";
     g->steps = 1, g->budget = 1000, g->batch = 50, g->threads = 0, g->jobs = 0;
     g->lr = NAN, g->eps = NAN, g->bias_init = NAN;
+    g->trained_above = 0.8, g->executor = "local";
     *out = NULL;
     *help = 0;
     int quiet_unused = 0;
@@ -178,6 +185,9 @@ int ib_probe_parse(int argc, char **argv, ib_probe_grid *g, const char **out, in
         {"jobs", IB_FLAG_INT, &g->jobs, 1, 256, 0, NULL, "N", "worker processes", 0},
         {"threads", IB_FLAG_INT, &g->threads, 1, 1024, 0, NULL, "T", "threads per worker", 0},
         {"backend", IB_FLAG_CHOICE, &g->backend, 0, 0, 0, "cpu|ref|cuda", NULL, "backend", 0},
+        {"validate", IB_FLAG_INT, &g->validate, 1, 10000, 0, NULL, "K", "validate", 0},
+        {"trained-above", IB_FLAG_DOUBLE, &g->trained_above, 0, 1, IB_MIN_OPEN, NULL, "A", "trained", 0},
+        {"executor", IB_FLAG_CHOICE, &g->executor, 0, 0, 0, "local|slurm|none", NULL, "executor", 0},
         {"out", IB_FLAG_STRING, out, 0, 0, 0, NULL, "DIR", "output", 0},
         {"quiet", IB_FLAG_BOOL, &quiet_unused, 0, 0, 0, NULL, NULL, "quiet", 0},
         {"help", IB_FLAG_BOOL, help, 0, 0, 0, NULL, NULL, "help", 0},
@@ -308,8 +318,26 @@ ib_probe_config *ib_probe_configs(const ib_probe_grid *g, int *n) {
                         x->init_scale = by_stddev ? NAN : g->init_scales.v[v];
                     }
                 }
+    /* each group in near-equal runs of at most IB_PROBE_UNIT: independent of --jobs, so a resume
+     * with other --jobs finds the same parts */
+    int unit = 0;
+    for (int a = 0; a < k;) {
+        int b = a;
+        while (b < k && c[b].group == c[a].group) b++;
+        const int size = b - a, pieces = (size + IB_PROBE_UNIT - 1) / IB_PROBE_UNIT;
+        for (int i = 0; i < size; i++) c[a + i].unit = unit + (int)((long)i * pieces / size);
+        unit += pieces;
+        a = b;
+    }
     *n = k;
     return c;
+}
+
+void ib_probe_format_double(char *buf, size_t len, double v) {
+    for (int p = 1; p <= 17; p++) {
+        snprintf(buf, len, "%.*g", p, v);
+        if (strtod(buf, NULL) == v) return;
+    }
 }
 
 static void push(char **a, int *n, const char *flag, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
@@ -346,7 +374,11 @@ char **ib_probe_train_argv(const ib_probe_grid *g, const ib_probe_config *c, uin
         push(a, &n, "--init", "%s", g->inits[c->init]);
         if (!isnan(c->init_scale) && takes_scale) push(a, &n, "--init-scale", "%.17g", c->init_scale);
     }
-    if (!isnan(c->stddev)) push(a, &n, "--stddev", "%.17g", c->stddev);
+    if (!isnan(c->stddev)) {
+        char v[40];
+        ib_probe_format_double(v, sizeof v, c->stddev);
+        push(a, &n, "--stddev", "%s", v);
+    }
     if (!isnan(g->bias_init)) push(a, &n, "--bias-init", "%.17g", g->bias_init);
     push(a, &n, "--optimizer", "%s", g->optimizers[c->opt]);
     if (!isnan(g->lr)) push(a, &n, "--lr", "%.17g", g->lr);

@@ -18,6 +18,7 @@
 #include "util.h"
 
 #define IB_PROBE_MAX_AXIS 64
+#define IB_PROBE_UNIT 13 /* the original preset's 50 configurations: 4 units, 2 per worker on 2 cores */
 
 typedef struct ib_probe_grid {
     const char *preset;          /* phase | original | NULL (custom) */
@@ -39,11 +40,16 @@ typedef struct ib_probe_grid {
     long long budget;   /* the step budget the forecast speaks of */
     int batch, threads, jobs, all_metrics;
     double lr, eps, bias_init; /* NAN: train's default (bias = stddev, as the original) */
+    int validate;              /* --validate K: train K drawn configurations after the probe */
+    double trained_above;      /* the test accuracy that counts as trained */
+    const char *executor;      /* local | slurm | none: how the validation sweeps run */
 } ib_probe_grid;
 
 /* One configuration of the grid (seeds are inside it). */
 typedef struct ib_probe_config {
-    int id, group;      /* group: configurations sharing one network and optimiser */
+    int id, group;      /* group: configurations sharing one network */
+    int unit;           /* the piece of work (a run of at most IB_PROBE_UNIT configurations of one group):
+                         * what a worker takes, what a part file holds, what a resume skips */
     int depth;
     ib_act act;
     int init, opt;      /* indices into grid->inits, grid->optimizers */
@@ -74,7 +80,16 @@ struct ib_train_config;
 int ib_probe_train_config(const ib_probe_grid *g, const ib_probe_config *c, uint64_t seed, struct ib_train_config *cfg,
                           char ***argv_keep, int *argc_keep, ib_err *err);
 
+/* v with the fewest digits that read back as v (a stddev on a command line, a directory name). */
+void ib_probe_format_double(char *buf, size_t len, double v);
+
 /* Run the probe into out_dir (claim, lock, resume, atomic files). command is recorded in probe.json. */
 int ib_probe_run(const ib_probe_grid *g, const char *out_dir, const char *command, int quiet, ib_err *err);
+
+/* --validate: K configurations of the finished probe in out_dir, drawn across the forecast classes,
+ * trained for the budget by `initbench sweep` (one per network and optimiser, over the drawn
+ * stddevs), outcomes set beside forecasts in out_dir/validate/. */
+int ib_probe_validate(const ib_probe_grid *g, const char *out_dir, int k, double trained_above, const char *executor,
+                      int quiet, ib_err *err);
 
 #endif

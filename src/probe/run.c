@@ -1,6 +1,7 @@
-/* Running the probe: each group of configurations (one network) on one trainer, re-initialised per
- * configuration and seed; its rows written as a part file, so a killed probe resumes by group;
- * groups spread over worker processes; the parts merged into probe.csv and configs.csv at the end. */
+/* Running the probe: each unit (a run of configurations of one network) on one trainer,
+ * re-initialised per configuration and seed; its rows written as a part file, so a killed probe
+ * resumes by unit; units spread over worker processes; the parts merged into probe.csv and
+ * configs.csv at the end. */
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <math.h>
@@ -148,15 +149,12 @@ static void collect(const char *rows, int config, uint64_t seed, int all_metrics
 }
 
 /* -sum(grad * update) over every parameter: the first step's first-order loss decrease. */
-static double descent(ib_trainer *t) {
+static double descent(ib_trainer *t, float *g, float *u) {
     const size_t n = t->net.param_count;
-    float *g = ib_xmalloc(n * sizeof *g), *u = ib_xmalloc(n * sizeof *u);
     t->be->download(t->be, g, t->net.grad, n * sizeof *g);
     t->be->download(t->be, u, t->update, n * sizeof *u);
     double d = 0;
     for (size_t i = 0; i < n; i++) d -= (double)g[i] * (double)u[i];
-    free(g);
-    free(u);
     return d;
 }
 
@@ -169,12 +167,12 @@ typedef struct run_ctx {
     int quiet;
 } run_ctx;
 
-static int run_group(const run_ctx *x, int group, ib_err *err) {
+static int run_unit(const run_ctx *x, int unit, ib_err *err) {
     const ib_probe_grid *g = x->g;
     double t0 = ib_now();
     int first = -1, count = 0;
     for (int i = 0; i < x->n_configs; i++)
-        if (x->configs[i].group == group) {
+        if (x->configs[i].unit == unit) {
             if (first < 0) first = i;
             count++;
         }
@@ -185,6 +183,7 @@ static int run_group(const run_ctx *x, int group, ib_err *err) {
     char **keep = NULL;
     int nkeep = 0, rc, built = 0;
     ib_stats_recorder rec;
+    float *host_grad = NULL, *host_update = NULL; /* the descent's copies, once per unit */
     for (int k = first; k < first + count; k++) {
         const ib_probe_config *c = &x->configs[k];
         ib_probe_summary per_seed[IB_PROBE_MAX_AXIS];
@@ -195,11 +194,13 @@ static int run_group(const run_ctx *x, int group, ib_err *err) {
         for (int si = 0; si < g->n_seeds; si++) {
             if (keep) ib_argv_free(keep, nkeep);
             if ((rc = ib_probe_train_config(g, c, g->seeds[si], &cfg, &keep, &nkeep, err))) goto done;
-            if (!built) { /* one network per group: the configurations differ in init, optimiser, seed */
+            if (!built) { /* one network per unit: its configurations differ in init, optimiser, seed */
                 if ((rc = ib_trainer_init(&t, &cfg, x->ds, err))) goto done;
                 t.update = t.be->alloc(t.be, t.net.param_count);
                 ib_stats_open(&rec, "", t.be, 0, err);
                 t.stats = &rec;
+                host_grad = ib_xmalloc(t.net.param_count * sizeof *host_grad);
+                host_update = ib_xmalloc(t.net.param_count * sizeof *host_update);
                 built = 1;
             }
             t.cfg = &cfg;
@@ -217,7 +218,7 @@ static int run_group(const run_ctx *x, int group, ib_err *err) {
             for (long long step = 0; step < g->steps; step++) {
                 const double loss = ib_trainer_step(&t, step, NULL);
                 if (step == 0) s->loss0 = loss;
-                if (step == 0 && isfinite(loss)) s->descent = descent(&t);
+                if (step == 0 && isfinite(loss)) s->descent = descent(&t, host_grad, host_update);
                 ib_strbuf_appendf(&probe, "%d,%llu,%lld,net,loss,%.9g\n", c->id, (unsigned long long)cfg.seed, step, loss);
                 if (!isfinite(loss)) {
                     s->nonfinite = 1;
@@ -276,14 +277,14 @@ static int run_group(const run_ctx *x, int group, ib_err *err) {
         field(b, reason);
         ib_strbuf_append(b, "\n");
     }
-    /* the probe rows first; the configs part is the group's completion mark */
+    /* the probe rows first; the configs part is the unit's completion mark */
     char path[4300];
-    snprintf(path, sizeof path, "%s/parts/g%05d.probe.csv", x->out, group);
+    snprintf(path, sizeof path, "%s/parts/u%05d.probe.csv", x->out, unit);
     if ((rc = ib_write_file_atomic(path, probe.p ? probe.p : "", probe.len, err))) goto done;
-    snprintf(path, sizeof path, "%s/parts/g%05d.configs.csv", x->out, group);
+    snprintf(path, sizeof path, "%s/parts/u%05d.configs.csv", x->out, unit);
     if ((rc = ib_write_file_atomic(path, rows.p ? rows.p : "", rows.len, err))) goto done;
     if (!x->quiet)
-        fprintf(stderr, "probe: network %d (%d weight layers, %s): %d configurations x %d seeds in %.2f s\n", group + 1,
+        fprintf(stderr, "probe: unit %d (%d weight layers, %s): %d configurations x %d seeds in %.2f s\n", unit + 1,
                 x->configs[first].depth + 1, (int)x->configs[first].act >= 0 ? act_name[x->configs[first].act] : "as given",
                 count, g->n_seeds, ib_now() - t0);
     rc = 0;
@@ -293,16 +294,18 @@ done:
         ib_stats_close(&rec);
         ib_trainer_free(&t);
     }
+    free(host_grad);
+    free(host_update);
     if (keep) ib_argv_free(keep, nkeep);
     ib_strbuf_free(&probe);
     ib_strbuf_free(&rows);
     return rc;
 }
 
-static int group_done(const char *out, int group) {
+static int unit_done(const char *out, int unit) {
     char path[4300];
     struct stat st;
-    snprintf(path, sizeof path, "%s/parts/g%05d.configs.csv", out, group);
+    snprintf(path, sizeof path, "%s/parts/u%05d.configs.csv", out, unit);
     return stat(path, &st) == 0 && S_ISREG(st.st_mode);
 }
 
@@ -398,15 +401,15 @@ static int check_existing(const char *out, const ib_probe_grid *g, int *complete
     return 0;
 }
 
-static int merge(const char *out, int n_groups, ib_err *err) {
+static int merge(const char *out, int n_units, ib_err *err) {
     ib_strbuf p = {0}, c = {0};
     ib_strbuf_append(&p, PROBE_HEADER);
     ib_strbuf_append(&c, CONFIGS_HEADER);
     int rc = 0;
-    for (int gi = 0; gi < n_groups && !rc; gi++) {
+    for (int u = 0; u < n_units && !rc; u++) {
         for (int k = 0; k < 2 && !rc; k++) {
             char path[4300];
-            snprintf(path, sizeof path, "%s/parts/g%05d.%s.csv", out, gi, k ? "configs" : "probe");
+            snprintf(path, sizeof path, "%s/parts/u%05d.%s.csv", out, u, k ? "configs" : "probe");
             uint8_t *data;
             size_t len;
             if ((rc = ib_read_file(path, &data, &len, err))) break;
@@ -429,7 +432,7 @@ int ib_probe_run(const ib_probe_grid *g, const char *out, const char *command, i
     if (lock < 0) return err->code;
     int n = 0, complete = 0;
     ib_probe_config *configs = ib_probe_configs(g, &n);
-    const int n_groups = n ? configs[n - 1].group + 1 : 0;
+    const int n_groups = n ? configs[n - 1].group + 1 : 0, n_units = n ? configs[n - 1].unit + 1 : 0;
     ib_dataset ds;
     int have_ds = 0;
     if ((rc = check_existing(out, g, &complete, err))) goto done;
@@ -441,14 +444,13 @@ int ib_probe_run(const ib_probe_grid *g, const char *out, const char *command, i
     snprintf(parts, sizeof parts, "%s/parts", out);
     if ((rc = ib_mkdir_p(parts, err))) goto done;
     if ((rc = write_probe_json(out, g, command, "running", n, -1, 0, err))) goto done;
-    int *todo = ib_xcalloc((size_t)n_groups + 1, sizeof *todo), n_todo = 0, ran = 0;
-    for (int gi = 0; gi < n_groups; gi++)
-        if (!group_done(out, gi)) todo[n_todo++] = gi;
-    for (int i = 0; i < n; i++)
-        for (int k = 0; k < n_todo; k++) ran += configs[i].group == todo[k];
+    int *todo = ib_xcalloc((size_t)n_units + 1, sizeof *todo), n_todo = 0, ran = 0;
+    for (int u = 0; u < n_units; u++)
+        if (!unit_done(out, u)) todo[n_todo++] = u;
+    for (int i = 0; i < n; i++) ran += !unit_done(out, configs[i].unit);
     if (!quiet)
-        fprintf(stderr, "probe: %d configurations x %d seeds in %d networks (%d to run), %d worker%s\n", n, g->n_seeds,
-                n_groups, n_todo, g->jobs, g->jobs > 1 ? "s" : "");
+        fprintf(stderr, "probe: %d configurations x %d seeds, %d networks in %d units (%d to run), %d worker%s\n", n,
+                g->n_seeds, n_groups, n_units, n_todo, g->jobs, g->jobs > 1 ? "s" : "");
     double t0 = ib_now();
     if (n_todo) {
         if ((rc = ib_dataset_load(ib_data_dir_resolve(g->data_dir), g->dataset, &ds, err))) goto done_todo;
@@ -457,9 +459,9 @@ int ib_probe_run(const ib_probe_grid *g, const char *out, const char *command, i
     run_ctx x = {g, configs, n, &ds, out, quiet};
     const int jobs = g->jobs < n_todo ? g->jobs : n_todo;
     if (jobs <= 1) {
-        for (int k = 0; k < n_todo && !rc; k++) rc = run_group(&x, todo[k], err);
+        for (int k = 0; k < n_todo && !rc; k++) rc = run_unit(&x, todo[k], err);
     } else {
-        /* workers take every jobs-th group; the parent only waits (no backend was created here, so
+        /* workers take every jobs-th unit; the parent only waits (no backend was created here, so
          * nothing threaded is forked) */
         pid_t *pids = ib_xcalloc((size_t)jobs, sizeof *pids);
         for (int w = 0; w < jobs; w++) {
@@ -468,7 +470,7 @@ int ib_probe_run(const ib_probe_grid *g, const char *out, const char *command, i
             if (pids[w] == 0) {
                 ib_err e = {0};
                 int r = 0;
-                for (int k = w; k < n_todo && !r; k += jobs) r = run_group(&x, todo[k], &e);
+                for (int k = w; k < n_todo && !r; k += jobs) r = run_unit(&x, todo[k], &e);
                 if (r) fprintf(stderr, "initbench: probe worker %d: %s\n", w, e.msg);
                 fflush(NULL);
                 _exit(r ? (r == IB_EXIT_USAGE ? IB_EXIT_USAGE : 1) : 0);
@@ -488,14 +490,14 @@ int ib_probe_run(const ib_probe_grid *g, const char *out, const char *command, i
         }
         free(pids);
     }
-    if (!rc) rc = merge(out, n_groups, err);
+    if (!rc) rc = merge(out, n_units, err);
     const double wall = ib_now() - t0;
     if (!rc) rc = write_probe_json(out, g, command, "complete", n, wall, ran, err);
     if (!rc) { /* the merged files hold everything: the parts go */
-        for (int gi = 0; gi < n_groups; gi++)
+        for (int u = 0; u < n_units; u++)
             for (int k = 0; k < 2; k++) {
                 char path[4400];
-                snprintf(path, sizeof path, "%s/g%05d.%s.csv", parts, gi, k ? "configs" : "probe");
+                snprintf(path, sizeof path, "%s/u%05d.%s.csv", parts, u, k ? "configs" : "probe");
                 unlink(path);
             }
         rmdir(parts);
