@@ -3,6 +3,8 @@
 
 #include "cli.h"
 #include "commands.h"
+#include "probe_data.h"
+#include "probe_report.h"
 #include "report.h"
 #include "strbuf.h"
 
@@ -29,10 +31,13 @@ int ib_cmd_report(int argc, char **argv) {
     if (ib_flags_parse(flags, nf, argc, argv, 1, pos, 64, &npos, &err)) ib_exit_err(&err);
     if (help || npos < 1) {
         FILE *fp = help ? stdout : stderr;
-        fprintf(fp, "usage: initbench report SWEEP_DIR [SWEEP_DIR ...] [--out DIR] [--format svg|png|pdf]\n\n"
+        fprintf(fp, "usage: initbench report SWEEP_DIR [SWEEP_DIR ...] [--out DIR] [--format svg|png|pdf]\n"
+                    "       initbench report PROBE_DIR [--out DIR] [--format svg|png|pdf]\n\n"
                     "Aggregates every run directory of the sweep(s) (complete or partial) and writes DIR/index.html\n"
                     "(self-contained, plots inline as SVG), DIR/*.csv (the tables), DIR/summary.md; several sweeps\n"
-                    "are compared side by side. Exit 2 for bad input (not a sweep directory).\n\n");
+                    "are compared side by side. A probe directory (probe.json, from `initbench probe`) gets the\n"
+                    "phase-diagram report: DIR/index.html, DIR/phase.csv, DIR/summary.md. Exit 2 for bad input\n"
+                    "(not a sweep or probe directory).\n\n");
         ib_flags_print_help(fp, flags, nf);
         return help ? 0 : IB_EXIT_USAGE;
     }
@@ -49,7 +54,14 @@ int ib_cmd_report(int argc, char **argv) {
     opt.stuck_below = stuck;
     opt.quiet = quiet;
     opt.command = cmd.p;
-    int rc = ib_report_write((const char *const *)pos, npos, out, &opt, &err);
+    int probe = ib_probe_dir_is(pos[0]), rc;
+    for (int i = 1; i < npos; i++)
+        if (probe || ib_probe_dir_is(pos[i])) {
+            ib_strbuf_free(&cmd);
+            ib_die(IB_EXIT_USAGE, "report: a probe directory is reported alone (%s)", probe ? pos[0] : pos[i]);
+        }
+    if (probe) rc = ib_probe_report_write(pos[0], out, &opt, &err);
+    else rc = ib_report_write((const char *const *)pos, npos, out, &opt, &err);
     ib_strbuf_free(&cmd);
     if (rc) ib_exit_err(&err);
     return 0;
