@@ -132,7 +132,7 @@ def resume(tmp, data):
     run(["probe", "--out", A] + grid)
     p = subprocess.Popen([EXE, "probe", "--out", B] + grid, stderr=subprocess.PIPE)
     deadline = time.time() + 120
-    while not os.path.exists(os.path.join(B, "parts", "g00002.configs.csv")):
+    while not os.path.exists(os.path.join(B, "parts", "u00002.configs.csv")):
         if time.time() > deadline or p.poll() is not None:
             sys.exit("FAIL: the probe finished or stalled before it could be killed mid-run")
         time.sleep(0.01)
