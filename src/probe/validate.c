@@ -192,7 +192,10 @@ int ib_probe_validate(const ib_probe_grid *g, const char *out, int k, double tra
     char budget[32], seed[32];
     snprintf(budget, sizeof budget, "%lld", g->budget);
     snprintf(seed, sizeof seed, "%llu", (unsigned long long)g->seeds[0]);
-    /* the sweeps, up to --jobs at a time, each running its runs one by one */
+    /* the sweeps, up to --jobs at a time, each with --jobs too: a sweep gives each of its runs
+     * cores / jobs threads, so concurrent sweeps never oversubscribe the cores with threads */
+    char jobs[16];
+    snprintf(jobs, sizeof jobs, "%d", g->jobs);
     pid_t *pids = ib_xcalloc((size_t)n_sweeps + 1, sizeof *pids);
     int running = 0, next = 0;
     while ((next < n_sweeps || running) && !rc) {
@@ -215,7 +218,7 @@ int ib_probe_validate(const ib_probe_grid *g, const char *out, int k, double tra
             int na = 0;
             a[na++] = self, a[na++] = "sweep", a[na++] = "--preset", a[na++] = "quick", a[na++] = "--repeats", a[na++] = "1";
             a[na++] = "--steps", a[na++] = budget, a[na++] = "--seed", a[na++] = seed, a[na++] = "--stddevs", a[na++] = stddevs.p;
-            a[na++] = "--jobs", a[na++] = "1", a[na++] = "--executor", a[na++] = (char *)executor, a[na++] = "--out", a[na++] = dir;
+            a[na++] = "--jobs", a[na++] = jobs, a[na++] = "--executor", a[na++] = (char *)executor, a[na++] = "--out", a[na++] = dir;
             for (int i = 0; i < targc; i += 2)
                 if (strcmp(targ[i], "--stddev") && strcmp(targ[i], "--seed")) a[na++] = targ[i], a[na++] = targ[i + 1];
             char log[4500];
