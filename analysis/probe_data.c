@@ -1,5 +1,6 @@
 /* probe.json and configs.csv read back and checked (probe_data.h). */
 #include "probe_data.h"
+#include "runfiles.h"
 
 #include <cjson/cJSON.h>
 #include <math.h>
@@ -77,11 +78,7 @@ static int read_json(const char *dir, ib_probe_data *p, ib_err *err) {
 
 /* ---- configs.csv: RFC 4180 records ------------------------------------------------------------- */
 
-typedef struct csvr {
-    char *p, *end;
-    long line;
-    const char *path;
-} csvr;
+typedef ib_csv csvr; /* the one CSV reader, src/rundir/runfiles.h */
 
 #define NCOLS 26
 static const char *const cols[NCOLS] = {
@@ -95,64 +92,6 @@ enum {
     C_CONFIG, C_DATASET, C_NET, C_DEPTH, C_WIDTH, C_ACT, C_INIT, C_INIT_SCALE, C_STDDEV, C_BIAS, C_SW2, C_OPT, C_LR,
     C_SEEDS, C_LOSS0, C_GRAD, C_ACTR, C_WGRAD, C_Q1, C_MINUPD, C_BELOW, C_DEAD, C_SAT, C_DESCENT, C_FORECAST, C_REASON
 };
-
-/* The next record's fields (unescaped in place) into f/fl: the field count, 0 at the end, -1 on
- * a CSV error (err names the line). */
-static int record(csvr *c, char **f, size_t *fl, int max, long *line, ib_err *err) {
-    while (c->p < c->end && (*c->p == '\n' || (*c->p == '\r' && c->p + 1 < c->end && c->p[1] == '\n'))) {
-        c->p += *c->p == '\r' ? 2 : 1;
-        c->line++;
-    }
-    if (c->p >= c->end) return 0;
-    *line = c->line;
-    int n = 0;
-    for (;;) {
-        char *start, *stop;
-        if (c->p < c->end && *c->p == '"') {
-            char *w = start = ++c->p;
-            for (;;) {
-                if (c->p >= c->end) return ib_fail(err, IB_EXIT_USAGE, "%s: line %ld: an unclosed quote", c->path, *line), -1;
-                if (*c->p == '"') {
-                    if (c->p + 1 < c->end && c->p[1] == '"') {
-                        *w++ = '"';
-                        c->p += 2;
-                        continue;
-                    }
-                    c->p++;
-                    break;
-                }
-                if (*c->p == '\n') c->line++;
-                *w++ = *c->p++;
-            }
-            stop = w;
-        } else {
-            start = c->p;
-            while (c->p < c->end && *c->p != ',' && *c->p != '\n' && *c->p != '\r' && *c->p != '"') c->p++;
-            if (c->p < c->end && *c->p == '"')
-                return ib_fail(err, IB_EXIT_USAGE, "%s: line %ld: a quote inside an unquoted field", c->path, *line), -1;
-            stop = c->p;
-        }
-        if (n < max) f[n] = start, fl[n] = (size_t)(stop - start);
-        n++;
-        if (c->p >= c->end) break;
-        if (*c->p == ',') {
-            c->p++;
-            continue;
-        }
-        if (*c->p == '\r') {
-            if (c->p + 1 >= c->end || c->p[1] != '\n')
-                return ib_fail(err, IB_EXIT_USAGE, "%s: line %ld: a carriage return without a newline", c->path, *line), -1;
-            c->p++;
-        }
-        if (*c->p == '\n') {
-            c->p++;
-            c->line++;
-            break;
-        }
-        return ib_fail(err, IB_EXIT_USAGE, "%s: line %ld: text after a closing quote", c->path, *line), -1;
-    }
-    return n;
-}
 
 static int field_fail(const csvr *c, long line, int col, const char *why, ib_err *err) {
     return ib_fail(err, IB_EXIT_USAGE, "%s: line %ld: field '%s': %s", c->path, line, cols[col], why);
@@ -241,12 +180,12 @@ static int read_configs(const char *dir, ib_probe_data *p, ib_err *err) {
     uint8_t *data;
     size_t len;
     if (ib_read_file(path, &data, &len, err)) return err->code = IB_EXIT_USAGE; /* its message names the path */
-    csvr c = {(char *)data, (char *)data + len, 1, path};
+    csvr c = {(char *)data, (char *)data + len, 1, path, NULL, NULL, 0};
     char *f[64];
     size_t fl[64];
     long line;
     int at[NCOLS], rc = 0;
-    int nf = record(&c, f, fl, 64, &line, err);
+    int nf = ib_csv_record(&c, f, fl, 64, &line, err);
     if (nf <= 0) {
         free(data);
         return nf < 0 ? err->code : ib_fail(err, IB_EXIT_USAGE, "%s: empty (no header)", path);
@@ -264,7 +203,7 @@ static int read_configs(const char *dir, ib_probe_data *p, ib_err *err) {
     int cap = 256;
     p->rows = ib_xcalloc((size_t)cap, sizeof *p->rows);
     unsigned char *seen = NULL;
-    while ((nf = record(&c, f, fl, 64, &line, err)) > 0) {
+    while ((nf = ib_csv_record(&c, f, fl, 64, &line, err)) > 0) {
         if (nf != ncols) {
             rc = ib_fail(err, IB_EXIT_USAGE, "%s: line %ld: %d fields, the header has %d", path, line, nf, ncols);
             break;

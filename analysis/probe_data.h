@@ -1,5 +1,5 @@
 /* A probe directory read back for the report (internal to analysis/): probe.json and
- * configs.csv as `initbench probe` writes them (/work/h/probe_format.md, docs/REPORT.md), every
+ * configs.csv as `initbench probe` writes them (src/probe/probe.h, docs/REPORT.md), every
  * field checked once: names against ib_name_ok, activations and forecast classes against their
  * lists, numbers strict (ib_parse_csv_number) and range-checked, free text (net, reason, the
  * forecast rule, the command) bounded and cleared of control characters. A file that breaks a

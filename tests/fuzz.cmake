@@ -2,7 +2,7 @@
 # Each runs for IB_FUZZ_SECONDS on a copy of its committed seed corpus.
 if(IB_FUZZ)
   set(IB_FUZZ_SECONDS 20 CACHE STRING "seconds per fuzz harness in ctest")
-  foreach(h idx safetensors spec flags manifest runfiles report submissions tasklist checkpoint)
+  foreach(h idx safetensors spec flags manifest runfiles report submissions tasklist checkpoint probe)
     add_executable(fuzz_${h} ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/fuzz_${h}.c)
     target_link_libraries(fuzz_${h} PRIVATE initbench_core)
     target_link_options(fuzz_${h} PRIVATE -fsanitize=fuzzer)

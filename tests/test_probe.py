@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """`initbench probe` (src/probe): its statistics are `train`'s stats.csv rows, bit for bit as text;
 bad grids exit 2 with nothing written; a killed probe resumes to the same files; another grid in the
-same directory is refused. Usage: test_probe.py INITBENCH CASE (CASE: train_equal | bad_grid | resume).
+same directory is refused. Usage: test_probe.py INITBENCH CASE (CASE: train_equal | bad_grid | resume | validate).
 Exit 77 (skip) without the MNIST data."""
 import csv
 import os
@@ -152,11 +152,53 @@ def resume(tmp, data):
     print(f"ok: killed after {done} of 16 networks, resumed to identical probe.csv and configs.csv")
 
 
+def validate(tmp, data):
+    """--validate K: K drawn configurations trained through `initbench sweep`; validation.csv has one
+    row per draw with the run's real final accuracy, the outcome follows the stated thresholds, the
+    misses follow the stated rule, the confusion matrix sums to K; a configs.csv with a forecast
+    that is no class is refused with exit 2."""
+    P = os.path.join(tmp, "p")
+    grid = ["--net", "fc", "--width", "16", "--depths", "1,4", "--stddevs", "1e-3,0.1,3", "--optimizers", "adam,sgd",
+            "--seeds", "1", "--budget", "40", "--data-dir", data, "--quiet"]
+    run(["probe", "--out", P, "--validate", "5"] + grid)
+    rows = read_csv(os.path.join(P, "validate", "validation.csv"))
+    configs = {r["config"]: r for r in read_csv(os.path.join(P, "configs.csv"))}
+    assert len(rows) == 5, rows
+    classes = {r["forecast"] for r in rows}
+    assert len(classes) == len({c["forecast"] for c in configs.values()}), (classes, "the draw spans every class")
+    for r in rows:
+        assert configs[r["config"]]["forecast"] == r["forecast"], r
+        run_json = os.path.join(P, r["run_dir"], "run.json")
+        import json
+        j = json.load(open(run_json))
+        acc = j.get("final", {}).get("test_accuracy")
+        want = ("diverged" if j["status"] == "diverged" else "trained" if acc >= 0.8 else "stuck" if acc < 0.2
+                else "partial")
+        assert r["outcome"] == want, (r, j["status"], acc)
+        assert j["config"]["steps"] == 40, j["config"]["steps"]
+        miss = (r["forecast"] == "trains" and want != "trained") or (
+            r["forecast"] == "will_not_train" and want in ("trained", "partial"))
+        assert r["miss"] == str(int(miss)), r
+    summary = open(os.path.join(P, "validate", "summary.md")).read()
+    total = 0
+    for line in summary.splitlines():
+        if line.startswith("| trains |") or line.startswith("| at_risk |") or line.startswith("| will_not_train |"):
+            total += sum(int(x) for x in line.split("|")[2:-1])
+    assert total == 5, summary
+    # a tampered configs.csv: refused, naming the file
+    path = os.path.join(P, "configs.csv")
+    text = open(path).read().replace(",trains,", ",<b>bogus</b>,", 1)
+    open(path, "w").write(text)
+    p = run(["probe", "--out", P, "--validate", "5"] + grid, check=False)
+    assert p.returncode == 2 and "configs.csv" in p.stderr, (p.returncode, p.stderr)
+    print(f"ok: 5 drawn configurations trained, outcomes and misses as stated, a tampered configs.csv refused")
+
+
 def main():
     data = data_dir()
     tmp = tempfile.mkdtemp(prefix="ib-probe-")
     try:
-        {"train_equal": train_equal, "bad_grid": bad_grid, "resume": resume}[CASE](tmp, data)
+        {"train_equal": train_equal, "bad_grid": bad_grid, "resume": resume, "validate": validate}[CASE](tmp, data)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 

@@ -16,6 +16,7 @@
 #include "proc.h"
 #include "rng.h"
 #include "rundir.h"
+#include "runfiles.h"
 #include "strbuf.h"
 #include "sweepdir.h"
 
@@ -29,33 +30,6 @@ typedef struct drawn {
     int miss;
 } drawn;
 
-/* One CSV record of configs.csv (our format; still data): up to max fields, quotes undone in place. */
-static int csv_fields(char *line, char **f, int max) {
-    int n = 0;
-    char *p = line;
-    while (n < max) {
-        char *w = p;
-        f[n++] = w;
-        if (*p == '"') {
-            p++;
-            for (;;) {
-                if (!*p) return -1;
-                if (*p == '"' && p[1] == '"') *w++ = '"', p += 2;
-                else if (*p == '"') { p++; break; }
-                else *w++ = *p++;
-            }
-            if (*p && *p != ',') return -1;
-        } else {
-            while (*p && *p != ',') *w++ = *p++;
-        }
-        const int more = *p == ',';
-        *w = 0;
-        if (!more) return n;
-        p++;
-    }
-    return -1;
-}
-
 /* The forecast and reason of every configuration, from PROBE/configs.csv. */
 static int read_forecasts(const char *out, int n, int *fc, char (*reason)[1024], ib_err *err) {
     char path[4300];
@@ -63,17 +37,21 @@ static int read_forecasts(const char *out, int n, int *fc, char (*reason)[1024],
     uint8_t *data;
     size_t len;
     if (ib_read_file(path, &data, &len, err)) return err->code;
-    char *text = (char *)data, *save = NULL;
-    int col_fc = -1, col_reason = -1, rows = 0, rc = 0;
-    long line_no = 0;
-    for (char *line = strtok_r(text, "\n", &save); line && !rc; line = strtok_r(NULL, "\n", &save)) {
-        char *f[40];
-        const int nf = csv_fields(line, f, 40);
-        line_no++;
-        if (nf < 0) {
-            rc = ib_fail(err, IB_EXIT_USAGE, "%s: line %ld: not a CSV record", path, line_no);
+    if (memchr(data, 0, len)) {
+        free(data);
+        return ib_fail(err, IB_EXIT_USAGE, "%s: holds a NUL byte (not a CSV file)", path);
+    }
+    ib_csv csv = {(char *)data, (char *)data + len, 1, path, NULL, NULL, 0};
+    int col_fc = -1, col_reason = -1, rows = 0, rc = 0, nf;
+    long line_no;
+    char *f[40];
+    size_t fl[40];
+    while (!rc && (nf = ib_csv_record(&csv, f, fl, 40, &line_no, err)) != 0) {
+        if (nf < 0 || nf > 40) {
+            rc = nf < 0 ? err->code : ib_fail(err, IB_EXIT_USAGE, "%s: line %ld: too many fields", path, line_no);
             break;
         }
+        for (int i = 0; i < nf; i++) f[i][fl[i]] = 0; /* in place: the byte after a field is its separator */
         if (line_no == 1) {
             for (int i = 0; i < nf; i++) {
                 if (!strcmp(f[i], "forecast")) col_fc = i;

@@ -16,14 +16,7 @@ const char *const ib_stats_col_names[IB_STATS_NCOLS] = {
 
 /* ---- RFC 4180, in place ------------------------------------------------------------------------ */
 
-typedef struct csv {
-    char *p, *end;
-    long line;          /* the line the next record starts on */
-    const char *path;
-    char **names;       /* the header's names once read (for messages), else NULL */
-    const size_t *name_len;
-    int n_names;
-} csv;
+typedef ib_csv csv;
 
 /* "PATH: line N: field 'NAME'" (or "field K" before the header is known) and the rule broken. */
 static int csv_fail(const csv *c, ib_err *err, long line, int col, const char *rule) {
@@ -36,10 +29,7 @@ static int csv_fail(const csv *c, ib_err *err, long line, int col, const char *r
 /* The bytes that end an unquoted field (or are not allowed in one). */
 static const unsigned char csv_special[256] = {[','] = 1, ['\n'] = 1, ['\r'] = 1, ['"'] = 1};
 
-/* The next record into f/fl (at most max fields stored). Returns its field count, 0 at the end
- * of the file, -1 when it is no CSV (err set); *line is the line it starts on. Quoted fields are
- * unescaped in place (they only shrink); empty lines are skipped. */
-static int csv_record(csv *c, char **f, size_t *fl, int max, long *line, ib_err *err) {
+int ib_csv_record(csv *c, char **f, size_t *fl, int max, long *line, ib_err *err) {
     char *p = c->p, *end = c->end;
     while (p < end && (*p == '\n' || (*p == '\r' && p + 1 < end && p[1] == '\n'))) {
         p += *p == '\r' ? 2 : 1;
@@ -126,7 +116,7 @@ static int read_csv_file(const char *run_dir, const char *name, char *path, size
 static int read_header(csv *c, char **f, size_t *fl, int *ncols, const char *const *want, int nwant, int *col,
                        ib_err *err) {
     long line = 1;
-    int n = csv_record(c, f, fl, CSV_MAX_COLS, &line, err);
+    int n = ib_csv_record(c, f, fl, CSV_MAX_COLS, &line, err);
     if (n < 0) return err->code;
     if (n == 0) return ib_fail(err, IB_EXIT_USAGE, "%s: line 1: no header", c->path);
     if (n > CSV_MAX_COLS)
@@ -214,7 +204,7 @@ static int fast_row(csv *c, const int *role, int ncols, row *o) {
  * RFC 4180 reader, each field converted by its role. Returns 1 with the row read, 0 at the end,
  * -1 (err naming file, line and field) when the row breaks a rule. */
 static int slow_row(csv *c, char **f, size_t *fl, const int *role, int ncols, row *o, ib_err *err) {
-    int n = csv_record(c, f, fl, ncols, &o->line, err);
+    int n = ib_csv_record(c, f, fl, ncols, &o->line, err);
     if (n <= 0) return n;
     if (n != ncols) {
         ib_fail(err, IB_EXIT_USAGE, "%s: line %ld: %d fields, the header has %d", c->path, o->line, n, ncols);

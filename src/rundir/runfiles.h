@@ -87,4 +87,20 @@ typedef struct ib_stats {
 int ib_stats_read(const char *run_dir, ib_stats *s, ib_err *err);
 void ib_stats_free(ib_stats *s);
 
+
+/* ---- the one CSV reader (RFC 4180, in place) ---- */
+typedef struct ib_csv {
+    char *p, *end;      /* the text not yet read */
+    long line;          /* the line the next record starts on (1 at the start) */
+    const char *path;   /* for messages */
+    char **names;       /* the header's names once a reader has them (for messages), else NULL */
+    const size_t *name_len;
+    int n_names;
+} ib_csv;
+/* The next record of c into f/fl (at most max fields stored). Returns its field count, 0 at the
+ * end of the text, -1 when it is no CSV (err set: "PATH: line N: field ...: rule"); *line is the
+ * line it starts on. Quoted fields are unescaped in place (they only shrink); empty lines are
+ * skipped. */
+int ib_csv_record(ib_csv *c, char **f, size_t *fl, int max, long *line, ib_err *err);
+
 #endif
