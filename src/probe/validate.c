@@ -230,7 +230,8 @@ int ib_probe_validate(const ib_probe_grid *g, const char *out, int k, double tra
         if (ib_proc_wait_any(&st, &sig) > 0) running--;
     }
     free(pids);
-    /* each drawn configuration's run: the manifest's task of its stddev */
+    /* each drawn configuration's run: the manifest's task of its stddev (sweep.json's numbers are
+     * printed by cJSON, which may drop the last bit: compared to 1e-12, not exactly) */
     for (int s = 0; s < n_sweeps && !rc; s++) {
         char dir[4400];
         snprintf(dir, sizeof dir, "%s/s%03d", vdir, s);
@@ -239,7 +240,7 @@ int ib_probe_validate(const ib_probe_grid *g, const char *out, int k, double tra
         for (int i = 0; i < m; i++) {
             if (d[i].sweep != s) continue;
             for (int t = 0; t < man.n; t++)
-                if (man.tasks[t].stddev == c[d[i].config].stddev) {
+                if (fabs(man.tasks[t].stddev - c[d[i].config].stddev) <= 1e-12 * c[d[i].config].stddev) {
                     snprintf(d[i].run_dir, sizeof d[i].run_dir, "%s/%s", dir, man.tasks[t].dir);
                     ib_run_record rec;
                     ib_err e2;
