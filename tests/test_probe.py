@@ -187,8 +187,12 @@ def validate(tmp, data):
     assert total == 5, summary
     # a tampered configs.csv: refused, naming the file
     path = os.path.join(P, "configs.csv")
-    text = open(path).read().replace(",trains,", ",<b>bogus</b>,", 1)
-    open(path, "w").write(text)
+    tampered = read_csv(path)
+    tampered[0]["forecast"] = "<b>bogus</b>"
+    with open(path, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=list(tampered[0].keys()), lineterminator="\n")
+        w.writeheader()
+        w.writerows(tampered)
     p = run(["probe", "--out", P, "--validate", "5"] + grid, check=False)
     assert p.returncode == 2 and "configs.csv" in p.stderr, (p.returncode, p.stderr)
     print(f"ok: 5 drawn configurations trained, outcomes and misses as stated, a tampered configs.csv refused")

@@ -42,6 +42,7 @@ void ib_probe_summary_median(const ib_probe_summary *s, int n, ib_probe_summary 
     MED(log10_wgrad_ratio);
     MED(min_update_ratio);
     MED(max_update_ratio);
+    MED(sum_update_ratio);
     MED(max_frac_below_eps);
     MED(sqrt_v_rms_at);
     MED(max_frac_dead);
@@ -52,6 +53,7 @@ void ib_probe_summary_median(const ib_probe_summary *s, int n, ib_probe_summary 
     out->min_update_layer = s[0].min_update_layer, out->max_update_layer = s[0].max_update_layer;
     out->below_eps_layer = s[0].below_eps_layer, out->dead_layer = s[0].dead_layer;
     out->saturated_layer = s[0].saturated_layer;
+    out->log_classes = s[0].log_classes;
     out->nonfinite = 0;
     for (int i = 0; i < n; i++) out->nonfinite |= s[i].nonfinite;
 }
@@ -84,18 +86,34 @@ ib_forecast ib_probe_forecast(const ib_probe_summary *s, ib_optim_kind opt, doub
         return IB_FORECAST_WILL_NOT_TRAIN;
     }
     const double drop = T * s->descent;
-    if (T * s->max_update_ratio < 1 && drop < IB_FC_LINEAR_DROP * s->loss0) {
+    if (T * s->sum_update_ratio < 1 && drop < IB_FC_LINEAR_DROP * s->loss0) {
         add(reason, len,
-            "stays at its initialisation: over %lld steps no layer moves by its own size (largest relative update "
-            "%.3g per step, in %s) and the first-order loss drop %.3g is below %.2g x loss0 (%.3g)",
-            budget, s->max_update_ratio, layer(names, s->max_update_layer), drop, IB_FC_LINEAR_DROP, s->loss0);
+            "stays at its initialisation: over %lld steps the layers' relative updates add up to %.3g of their size "
+            "(%.3g per step, largest %.3g in %s) and the first-order loss drop %.3g is below %.2g x loss0 (%.3g)",
+            budget, T * s->sum_update_ratio, s->sum_update_ratio, s->max_update_ratio,
+            layer(names, s->max_update_layer), drop, IB_FC_LINEAR_DROP, s->loss0);
         return IB_FORECAST_WILL_NOT_TRAIN;
     }
+    /* a saturated softmax: the loss is about the logits' scale, which the updates change by at most
+     * sum_update_ratio per step in log terms, so reaching chance-level logits takes at least this */
+    const double escape = s->loss0 > IB_FC_SATURATED_LOSS * s->log_classes && s->sum_update_ratio > 0
+                              ? log(s->loss0 / s->log_classes) / s->sum_update_ratio
+                              : 0;
+    if (escape > T) {
+        add(reason, len,
+            "saturated output: the initial loss %.3g (ln C = %.3g) says the logits are huge; shrinking them to chance "
+            "level takes at least %.3g steps at the measured %.3g relative change per step, beyond the budget",
+            s->loss0, s->log_classes, escape, s->sum_update_ratio);
+        return IB_FORECAST_WILL_NOT_TRAIN;
+    }
+    if (escape > 0.1 * T)
+        add(reason, len, "saturated output: the initial loss %.3g needs at least %.3g of the %lld steps to come down to "
+            "chance level", s->loss0, escape, budget);
     if (drop < IB_FC_LINEAR_DROP * s->loss0)
         add(reason, len,
-            "slow start: first-order loss drop over %lld steps %.3g < %.2g x loss0, though the weights move (largest "
-            "relative update %.3g per step): it trains only if they grow out of the initial scale in time",
-            budget, drop, IB_FC_LINEAR_DROP, s->max_update_ratio);
+            "slow start: first-order loss drop over %lld steps %.3g < %.2g x loss0, though the weights move (relative "
+            "updates add up to %.3g per step): it trains only if they grow out of the initial scale in time",
+            budget, drop, IB_FC_LINEAR_DROP, s->sum_update_ratio);
     if (s->min_update_ratio < IB_FC_FLOAT_RESOLUTION)
         add(reason, len, "%s frozen: its relative update %.3g is below float32 resolution (2^-24)",
             layer(names, s->min_update_layer), s->min_update_ratio);
@@ -118,13 +136,15 @@ ib_forecast ib_probe_forecast(const ib_probe_summary *s, ib_optim_kind opt, doub
 }
 
 const char *ib_probe_forecast_rule(void) {
-    return "From the first step (step 0) alone, median over seeds, for a budget of B steps. will_not_train: the loss "
-           "or a statistic is non-finite; or, for SGD/momentum, the first step changes some weight layer by at least "
-           "its own norm (overshoot); or no layer's relative update times B reaches 1 (the weights stay near their "
-           "initialisation, so the first-order loss change stays valid) and B times the first-order loss decrease "
-           "-sum(grad*update) is below 0.1 x the initial loss. at_risk, with the reason: that first-order drop is "
-           "below 0.1 x loss0 although weights move (slow start); a layer's relative update below 2^-24 (float32 "
-           "resolution: the layer cannot move); for Adam/RMSProp a layer whose RMS of sqrt(v) makes its typical first "
-           "update s/(s+eps) below half of lr (eps as the first step sees it: eps/sqrt(1-beta2) in the TF form); a hidden layer 99% dead or 90% saturated; for "
-           "SGD/momentum a first/last gradient ratio beyond 10^3 either way. trains: none of these.";
+    return "Version 2. From the first step (step 0) alone, median over seeds, for a budget of B steps, with r_l the "
+           "relative update ||update||/||W|| of weight layer l and D = -sum(grad*update) the first step's first-order "
+           "loss decrease. will_not_train: the loss or a statistic is non-finite; or, for SGD/momentum, some r_l >= 1 "
+           "(overshoot); or B x sum_l r_l < 1 (the output, a product of the layers, changes by less than its own size "
+           "over the budget) and B x D < 0.1 x the initial loss L0; or the output is saturated (L0 > 2 ln C) and "
+           "ln(L0 / ln C) / sum_l r_l, the fewest steps that can bring the logits to chance level, exceeds B. at_risk, "
+           "with the reason: that escape takes more than B/10; B x D < 0.1 x L0 although the weights move (slow start); "
+           "some r_l below 2^-24 (float32 resolution: the layer cannot move); for Adam/RMSProp a layer whose RMS of "
+           "sqrt(v), s, makes s/(s+eps) below 1/2 (eps as the first step sees it: eps/sqrt(1-beta2) in the TF form); a "
+           "hidden layer 99% dead or 90% saturated; for SGD/momentum a first/last gradient ratio beyond 10^3 either "
+           "way. trains: none of these.";
 }

@@ -15,6 +15,9 @@ typedef struct ib_probe_summary {
     double log10_act_ratio;   /* rms activation: last hidden over first hidden */
     double log10_wgrad_ratio; /* ||dL/dW||: first weight layer over last */
     double min_update_ratio, max_update_ratio; /* ||update|| / ||W|| over weight layers */
+    double sum_update_ratio;  /* ... summed: to first order, the relative change of the network's
+                               * output per step (a product of the layers) is at most this */
+    double log_classes;       /* ln C: the loss of uniform outputs */
     int min_update_layer, max_update_layer;     /* weight-layer index (0-based) of each */
     double max_frac_below_eps; /* adaptive optimisers: largest fraction of sqrt(v) < eps over layers */
     double sqrt_v_rms_at;      /* ... and the smallest RMS of sqrt(v) over layers, */
@@ -35,6 +38,8 @@ extern const char *const ib_forecast_names[3];
 #define IB_FC_DEAD 0.99        /* a hidden layer with this fraction of exact zeros passes no signal */
 #define IB_FC_SATURATED 0.9    /* ... or this fraction of saturated units */
 #define IB_FC_RATIO_DECADES 3  /* SGD: first/last gradient ratio beyond 10^+-3 */
+#define IB_FC_SATURATED_LOSS 2 /* an initial loss above 2 ln C: logits far from 0, the softmax saturated */
+#define IB_FC_RULE_VERSION 2   /* probe.json's forecast.version; docs/THEORY.md gives the history */
 
 /* The median of each field over n summaries (the fields are independent). */
 void ib_probe_summary_median(const ib_probe_summary *s, int n, ib_probe_summary *out);

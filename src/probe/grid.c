@@ -51,6 +51,7 @@ void ib_probe_usage(FILE *fp) {
             "                               steps (one `initbench sweep --preset quick` per network and optimiser,\n"
             "                               in DIR/validate/) and write the confusion matrix, forecast against outcome,\n"
             "                               to DIR/validate/summary.md and validation.csv\n"
+            "  --validate-seed S            which draw (default 1); another S draws other configurations\n"
             "  --trained-above A            a run counts as trained at final test accuracy >= A (default 0.8)\n"
             "  --executor local|slurm|none  how the validation sweeps run (slurm: rerun when the jobs are done)\n"
             "  --quiet                      print nothing but errors\n"
@@ -158,7 +159,7 @@ int ib_probe_parse(int argc, char **argv, ib_probe_grid *g, const char **out, in
     g->net = NULL, g->width = PROBE_DEFAULT_WIDTH, g->dataset = "mnist", g->backend = "cpu";
     g->steps = 1, g->budget = 1000, g->batch = 50, g->threads = 0, g->jobs = 0;
     g->lr = NAN, g->eps = NAN, g->bias_init = NAN;
-    g->trained_above = 0.8, g->executor = "local";
+    g->trained_above = 0.8, g->executor = "local", g->validate_seed = 1;
     *out = NULL;
     *help = 0;
     int quiet_unused = 0;
@@ -186,6 +187,7 @@ int ib_probe_parse(int argc, char **argv, ib_probe_grid *g, const char **out, in
         {"threads", IB_FLAG_INT, &g->threads, 1, 1024, 0, NULL, "T", "threads per worker", 0},
         {"backend", IB_FLAG_CHOICE, &g->backend, 0, 0, 0, "cpu|ref|cuda", NULL, "backend", 0},
         {"validate", IB_FLAG_INT, &g->validate, 1, 10000, 0, NULL, "K", "validate", 0},
+        {"validate-seed", IB_FLAG_LONG, &g->validate_seed, 1, 1e9, 0, NULL, "S", "draw", 0},
         {"trained-above", IB_FLAG_DOUBLE, &g->trained_above, 0, 1, IB_MIN_OPEN, NULL, "A", "trained", 0},
         {"executor", IB_FLAG_CHOICE, &g->executor, 0, 0, 0, "local|slurm|none", NULL, "executor", 0},
         {"out", IB_FLAG_STRING, out, 0, 0, 0, NULL, "DIR", "output", 0},

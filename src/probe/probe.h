@@ -41,6 +41,7 @@ typedef struct ib_probe_grid {
     int batch, threads, jobs, all_metrics;
     double lr, eps, bias_init; /* NAN: train's default (bias = stddev, as the original) */
     int validate;              /* --validate K: train K drawn configurations after the probe */
+    long long validate_seed;   /* which draw (1: the first) */
     double trained_above;      /* the test accuracy that counts as trained */
     const char *executor;      /* local | slurm | none: how the validation sweeps run */
 } ib_probe_grid;
@@ -90,6 +91,6 @@ int ib_probe_run(const ib_probe_grid *g, const char *out_dir, const char *comman
  * trained for the budget by `initbench sweep` (one per network and optimiser, over the drawn
  * stddevs), outcomes set beside forecasts in out_dir/validate/. */
 int ib_probe_validate(const ib_probe_grid *g, const char *out_dir, int k, double trained_above, const char *executor,
-                      int quiet, ib_err *err);
+                      int quiet, ib_err *err); /* the draw: g->validate_seed */
 
 #endif

@@ -28,7 +28,7 @@
 #define CONFIGS_HEADER                                                                                             \
     "config,dataset,net,depth,width,activation,init,init_scale,stddev,bias_init,sigma_w2,optimizer,lr,seeds,loss0,"  \
     "log10_grad_ratio,log10_act_ratio,log10_wgrad_ratio,q1,min_update_ratio,max_frac_below_eps,max_frac_dead,"      \
-    "max_frac_saturated,descent,forecast,reason\n"
+    "max_frac_saturated,descent,max_update_ratio,sum_update_ratio,forecast,reason\n"
 static const char *const act_name[] = {"relu", "tanh", "sigmoid"};
 #define PROBE_HEADER "config,seed,step,layer,metric,value\n"
 
@@ -133,11 +133,13 @@ static void collect(const char *rows, int config, uint64_t seed, int all_metrics
     s->log10_act_ratio = last_hidden >= 0 ? log10(L[last_hidden].act_rms / L[0].act_rms) : NAN;
     s->log10_wgrad_ratio = nl ? log10(L[0].wgrad_l2 / L[nl - 1].wgrad_l2) : NAN;
     s->min_update_ratio = s->max_update_ratio = s->max_frac_below_eps = s->sqrt_v_rms_at = NAN;
+    s->sum_update_ratio = 0;
     s->max_frac_dead = s->max_frac_saturated = NAN;
     s->min_update_layer = s->max_update_layer = s->below_eps_layer = s->dead_layer = s->saturated_layer = -1;
     for (int i = 0; i < nl; i++) {
         if (!isnan(L[i].ratio) && !(L[i].ratio >= s->min_update_ratio)) s->min_update_ratio = L[i].ratio, s->min_update_layer = i;
         if (!isnan(L[i].ratio) && !(L[i].ratio <= s->max_update_ratio)) s->max_update_ratio = L[i].ratio, s->max_update_layer = i;
+        if (!isnan(L[i].ratio)) s->sum_update_ratio += L[i].ratio;
         if (!isnan(L[i].below) && !(L[i].below <= s->max_frac_below_eps)) s->max_frac_below_eps = L[i].below;
         if (!isnan(L[i].sqrtv) && !(L[i].sqrtv >= s->sqrt_v_rms_at)) s->sqrt_v_rms_at = L[i].sqrtv, s->below_eps_layer = i;
         if (i <= last_hidden && !isnan(L[i].act_zero) && !(L[i].act_zero <= s->max_frac_dead))
@@ -227,6 +229,7 @@ static int run_unit(const run_ctx *x, int unit, ib_err *err) {
             }
             collect(strchr(rec.rows, '\n') + 1, c->id, cfg.seed, g->all_metrics, &probe, s,
                     names, &n_weight);
+            s->log_classes = log((double)t.net.classes);
             if (isnan(sigma_w2) && n_weight) {
                 /* a hidden->hidden weight (the second weight layer; the first when there is no other) */
                 int want = n_weight >= 3 ? 1 : 0, seen = 0;
@@ -273,6 +276,8 @@ static int run_unit(const run_ctx *x, int unit, ib_err *err) {
         num(b, m.max_frac_dead);
         num(b, m.max_frac_saturated);
         num(b, m.descent);
+        num(b, m.max_update_ratio);
+        num(b, m.sum_update_ratio);
         field(b, ib_forecast_names[fc]);
         field(b, reason);
         ib_strbuf_append(b, "\n");
@@ -340,6 +345,7 @@ static cJSON *grid_json(const ib_probe_grid *g) {
     cJSON_AddStringToObject(j, "backend", g->backend);
     cJSON_AddStringToObject(j, "metrics", g->all_metrics ? "all" : "key");
     cJSON_AddNumberToObject(j, "budget_steps", (double)g->budget);
+    cJSON_AddNumberToObject(j, "forecast_version", IB_FC_RULE_VERSION); /* a resume never mixes rules */
     return j;
 }
 
@@ -352,6 +358,7 @@ static int write_probe_json(const char *out, const ib_probe_grid *g, const char 
     cJSON_AddItemToObject(j, "grid", grid_json(g));
     cJSON_AddNumberToObject(j, "configs", n_configs);
     cJSON *f = cJSON_AddObjectToObject(j, "forecast");
+    cJSON_AddNumberToObject(f, "version", IB_FC_RULE_VERSION);
     cJSON_AddNumberToObject(f, "budget_steps", (double)g->budget);
     cJSON_AddStringToObject(f, "rule", ib_probe_forecast_rule());
     if (wall_s >= 0) {

@@ -85,7 +85,7 @@ static int read_forecasts(const char *out, int n, int *fc, char (*reason)[1024],
 
 /* K of the configurations that have a stddev, round robin over the forecast classes, each class
  * in a fixed pseudo-random order (so the draw is the same on every rerun). */
-static int draw(const ib_probe_config *c, int n, const int *fc, int k, int *picked) {
+static int draw(const ib_probe_config *c, int n, const int *fc, int k, long long seed, int *picked) {
     int *order = ib_xcalloc((size_t)n + 1, sizeof *order), counts[3] = {0}, next[3] = {0}, m = 0;
     int *cls[3];
     for (int j = 0; j < 3; j++) cls[j] = ib_xcalloc((size_t)n + 1, sizeof *cls[j]);
@@ -94,7 +94,7 @@ static int draw(const ib_probe_config *c, int n, const int *fc, int k, int *pick
     for (int j = 0; j < 3; j++) /* Fisher-Yates from the counter-based RNG */
         for (int i = counts[j] - 1; i > 0; i--) {
             uint32_t r[4];
-            ib_philox(0x70726f6265ULL, ib_stream(IB_RNG_TEST, 7, (uint32_t)j), (uint64_t)i, r);
+            ib_philox(0x70726f6265ULL + (uint64_t)(seed - 1), ib_stream(IB_RNG_TEST, 7, (uint32_t)j), (uint64_t)i, r);
             int s = (int)(r[0] % (uint32_t)(i + 1)), t = cls[j][i];
             cls[j][i] = cls[j][s], cls[j][s] = t;
         }
@@ -138,14 +138,16 @@ int ib_probe_validate(const ib_probe_grid *g, const char *out, int k, double tra
     int n_sweeps = 0, m = 0, pending = 0;
     char self[4096], vdir[4300];
     if ((rc = read_forecasts(out, n, fc, reason, err))) goto done;
-    m = draw(c, n, fc, k, picked);
+    m = draw(c, n, fc, k, g->validate_seed, picked);
     if (m == 0) {
         rc = ib_fail(err, IB_EXIT_USAGE, "--validate: no configuration with a --stddev to train (validation runs "
                      "sweeps over stddevs)");
         goto done;
     }
     if ((rc = ib_proc_self_exe(self, sizeof self, err))) goto done;
-    snprintf(vdir, sizeof vdir, "%s/validate", out);
+    /* the first draw in validate/, another in validate-SEED/ */
+    if (g->validate_seed == 1) snprintf(vdir, sizeof vdir, "%s/validate", out);
+    else snprintf(vdir, sizeof vdir, "%s/validate-%lld", out, g->validate_seed);
     if ((rc = ib_mkdir_p(vdir, err))) goto done;
     /* group the drawn configurations into sweeps: same flags but the stddev, in config order */
     int *sorted = ib_xcalloc((size_t)m, sizeof *sorted);
@@ -277,7 +279,8 @@ int ib_probe_validate(const ib_probe_grid *g, const char *out, int k, double tra
         for (const char *p = x->reason; *p; p++) ib_strbuf_append_n(&csv, *p == '"' ? "\"\"" : p, *p == '"' ? 2 : 1);
         ib_strbuf_append(&csv, "\"\n");
     }
-    ib_strbuf_appendf(&md, "# Forecast against training (%d configurations, %lld steps each)\n\n", m, g->budget);
+    ib_strbuf_appendf(&md, "# Forecast against training (%d configurations, %lld steps each, draw %lld, rule version %d)\n\n",
+                      m, g->budget, g->validate_seed, IB_FC_RULE_VERSION);
     ib_strbuf_appendf(&md, "Outcome: trained = final test accuracy >= %.2f; stuck = below 0.2 (chance is 0.1); "
                       "partial = in between; diverged = non-finite loss. A miss: forecast trains but the run did not "
                       "train, or forecast will_not_train but it learned (trained or partial); at_risk is a warning, "
