@@ -9,16 +9,9 @@
 #include "text.h"
 #include "verdict.h"
 
-static const char *CSS =
-    "body{font-family:sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222;line-height:1.4}"
-    "h1{font-size:1.6em}h2{border-bottom:2px solid #ccc;padding-bottom:.2em;margin-top:2em}"
-    "table{border-collapse:collapse;margin:1em 0;font-size:.9em}td,th{border:1px solid #ccc;padding:.25em .5em;"
-    "text-align:right}th{background:#f3f3f3}td.l,th.l{text-align:left}"
-    "figure{margin:1em 0}figure svg{width:100%;height:auto;max-width:900px;display:block}"
-    "figcaption,.caption{font-size:.85em;color:#555}.note{color:#a33}"
-    ".grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(330px,1fr));gap:.5em}"
-    ".grid figure{margin:0}.ev{color:#555;font-size:.88em}.v-vanishing{color:#a60}.v-exploding{color:#c00}"
-    ".v-healthy{color:#080}code{background:#f4f4f4;padding:0 .2em}li{margin-bottom:.6em}";
+static const char *CSS = IB_PAGE_CSS_BASE ".grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(330px,1fr));gap:.5em}"
+    ".ev{color:#555;font-size:.88em}.v-vanishing{color:#a60}.v-exploding{color:#c00}.v-healthy{color:#080}"
+    "li{margin-bottom:.6em}";
 
 /* The title, when and how the report was made, the question, and the list of sweeps. */
 static void page_head(ib_strbuf *h, ib_strbuf *md, const ib_sweep_agg *S, int n, const char *command,

@@ -2,6 +2,7 @@
  * gather the configurations into panels (net, width, activation, init) over (x, depth) cells,
  * then write phase.csv, the figures, index.html and summary.md. */
 #include "probe_report.h"
+#include "page.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -749,16 +750,8 @@ static void phase_csv(ib_strbuf *b, const ib_probe_data *p, const derived *d) {
 
 /* ---- the page ------------------------------------------------------------------------------------------- */
 
-static const char *CSS =
-    "body{font-family:sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222;line-height:1.4}"
-    "h1{font-size:1.6em}h2{border-bottom:2px solid #ccc;padding-bottom:.2em;margin-top:2em}"
-    "table{border-collapse:collapse;margin:1em 0;font-size:.9em}td,th{border:1px solid #ccc;padding:.25em .5em;"
-    "text-align:right}th{background:#f3f3f3}td.l,th.l{text-align:left}"
-    "figure{margin:1em 0}figure svg{width:100%;height:auto;max-width:900px;display:block}"
-    "figcaption,.caption{font-size:.85em;color:#555}.note{color:#a33}"
-    ".grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(460px,1fr));gap:.5em}"
-    ".grid figure{margin:0}code{background:#f4f4f4;padding:0 .2em}blockquote.rule{border-left:4px solid #ccc;"
-    "margin:1em 0;padding:.3em 1em;background:#fafafa;white-space:pre-wrap}";
+static const char *CSS = IB_PAGE_CSS_BASE ".grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(460px,1fr));gap:.5em}"
+    "blockquote.rule{border-left:4px solid #ccc;margin:1em 0;padding:.3em 1em;background:#fafafa;white-space:pre-wrap}";
 
 static void page_head(ib_strbuf *h, ib_strbuf *md, const ib_probe_data *p, const char *command, int single_depth) {
     char when[64];

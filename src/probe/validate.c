@@ -237,6 +237,12 @@ int ib_probe_validate(const ib_probe_grid *g, const char *out, int k, double tra
     for (int s = 0; s < n_sweeps && !rc; s++) {
         char dir[4400];
         snprintf(dir, sizeof dir, "%s/s%03d", vdir, s);
+        char manifest[4500];
+        snprintf(manifest, sizeof manifest, "%s/sweep.json", dir);
+        if (!ib_path_exists(manifest)) {
+            rc = ib_fail(err, IB_EXIT_INTERNAL, "--validate: the sweep %s did not start (%s.log says why)", dir, dir);
+            break;
+        }
         ib_manifest man;
         if ((rc = ib_manifest_read(dir, &man, err))) break;
         for (int i = 0; i < m; i++) {
@@ -297,8 +303,10 @@ int ib_probe_validate(const ib_probe_grid *g, const char *out, int k, double tra
         const drawn *x = &d[i];
         const ib_probe_config *q = &c[x->config];
         if (!x->miss) continue;
-        ib_strbuf_appendf(&md, "- config %d (depth %d, %s, %s, stddev %.3g, %s): forecast %s, outcome %s (accuracy %.4f). "
-                          "Evidence: %s\n", x->config, q->depth, (int)q->act >= 0 ? (const char *[]){"relu", "tanh", "sigmoid"}[q->act] : "as given",
+        char depth[32] = "the net as given";
+        if (q->depth) snprintf(depth, sizeof depth, "depth %d", q->depth);
+        ib_strbuf_appendf(&md, "- config %d (%s, %s, %s, stddev %.3g, %s): forecast %s, outcome %s (accuracy %.4f). "
+                          "Evidence: %s\n", x->config, depth, (int)q->act >= 0 ? (const char *[]){"relu", "tanh", "sigmoid"}[q->act] : "activations as given",
                           g->inits[q->init], q->stddev, g->optimizers[q->opt], ib_forecast_names[x->forecast], x->outcome,
                           x->accuracy, x->reason[0] ? x->reason : "none (nothing in the first step looked wrong)");
     }
