@@ -39,7 +39,7 @@ extern const char *const ib_forecast_names[3];
 #define IB_FC_SATURATED 0.9    /* ... or this fraction of saturated units */
 #define IB_FC_RATIO_DECADES 3  /* SGD: first/last gradient ratio beyond 10^+-3 */
 #define IB_FC_SATURATED_LOSS 2 /* an initial loss above 2 ln C: logits far from 0, the softmax saturated */
-#define IB_FC_RULE_VERSION 2   /* probe.json's forecast.version; docs/THEORY.md gives the history */
+#define IB_FC_RULE_VERSION 3   /* probe.json's forecast.version; docs/THEORY.md gives the history */
 
 /* The median of each field over n summaries (the fields are independent). */
 void ib_probe_summary_median(const ib_probe_summary *s, int n, ib_probe_summary *out);
