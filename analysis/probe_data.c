@@ -6,9 +6,12 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
+#include <stdio.h>
 #include <sys/stat.h>
 
 const char *const ib_probe_class_names[IB_CLASS_N] = {"trains", "at_risk", "will_not_train", "none"};
+const char *const ib_probe_outcome_names[IB_OUTCOME_N] = {"trained", "partial", "stuck", "diverged", "not_run"};
 
 #define MAX_ROWS 10000000 /* configurations: far above any grid (the phase preset has 2400) */
 
@@ -239,11 +242,128 @@ static int read_configs(const char *dir, ib_probe_data *p, ib_err *err) {
     return rc;
 }
 
+/* ---- validate[-S]/validation.csv ---------------------------------------------------------------------------- */
+
+static int name_index(const char *const *names, int n, const char *s, size_t len) {
+    for (int i = 0; i < n; i++)
+        if (strlen(names[i]) == len && !memcmp(names[i], s, len)) return i;
+    return -1;
+}
+
+/* validate or validate-N (N decimal, 1 to 9 digits): the directories `probe --validate` writes */
+static int validation_dir_name(const char *s) {
+    if (strncmp(s, "validate", 8)) return 0;
+    if (!s[8]) return 1;
+    if (s[8] != '-' || !s[9] || strlen(s + 9) > 9) return 0;
+    for (const char *q = s + 9; *q; q++)
+        if (*q < '0' || *q > '9') return 0;
+    return 1;
+}
+
+static const char *const vcols[] = {"config", "forecast", "outcome", "miss", "final_test_accuracy", "reason"};
+enum { V_CONFIG, V_FORECAST, V_OUTCOME, V_MISS, V_ACC, V_REASON, V_NCOLS };
+
+static int read_validation(const char *path, ib_probe_data *p, ib_probe_validation *v, ib_err *err) {
+    uint8_t *data;
+    size_t len;
+    if (ib_read_file(path, &data, &len, err)) return err->code = IB_EXIT_USAGE;
+    csvr c = {(char *)data, (char *)data + len, 1, path, NULL, NULL, 0};
+    char *f[16];
+    size_t fl[16];
+    long line;
+    int at[V_NCOLS], rc = 0, nf = ib_csv_record(&c, f, fl, 16, &line, err), ncols = nf;
+    if (nf <= 0 || nf > 16) {
+        free(data);
+        return nf < 0 ? err->code : ib_fail(err, IB_EXIT_USAGE, "%s: line 1: no header of at most 16 fields", path);
+    }
+    for (int k = 0; k < V_NCOLS; k++) {
+        at[k] = -1;
+        for (int i = 0; i < ncols; i++)
+            if (fl[i] == strlen(vcols[k]) && !memcmp(f[i], vcols[k], fl[i])) at[k] = i;
+        if (at[k] < 0) {
+            free(data);
+            return ib_fail(err, IB_EXIT_USAGE, "%s: line 1: the header has no column '%s'", path, vcols[k]);
+        }
+    }
+    while (!rc && (nf = ib_csv_record(&c, f, fl, 16, &line, err)) > 0) {
+        if (nf != ncols) {
+            rc = ib_fail(err, IB_EXIT_USAGE, "%s: line %ld: %d fields, the header has %d", path, line, nf, ncols);
+            break;
+        }
+        if (v->n >= p->n) {
+            rc = ib_fail(err, IB_EXIT_USAGE, "%s: line %ld: more checks than the probe's %d configurations", path, line,
+                         p->n);
+            break;
+        }
+        ib_probe_check *k = &v->checks[v->n];
+        memset(k, 0, sizeof *k);
+        unsigned long long id;
+        double acc;
+        const char *why = NULL;
+        int col = -1;
+        if (!ib_parse_u64(f[at[V_CONFIG]], fl[at[V_CONFIG]], &id) || id >= (unsigned long long)p->n)
+            col = V_CONFIG, why = "not a configuration of the probe";
+        else if ((k->forecast = name_index(ib_probe_class_names, IB_CLASS_NONE, f[at[V_FORECAST]], fl[at[V_FORECAST]])) < 0)
+            col = V_FORECAST, why = "not trains, at_risk or will_not_train";
+        else if ((k->outcome = name_index(ib_probe_outcome_names, IB_OUTCOME_N, f[at[V_OUTCOME]], fl[at[V_OUTCOME]])) < 0)
+            col = V_OUTCOME, why = "not trained, partial, stuck, diverged or not_run";
+        else if (fl[at[V_MISS]] != 1 || (f[at[V_MISS]][0] != '0' && f[at[V_MISS]][0] != '1'))
+            col = V_MISS, why = "not 0 or 1";
+        else if (!ib_parse_csv_number(f[at[V_ACC]], fl[at[V_ACC]], &acc) || !(isnan(acc) || (acc >= 0 && acc <= 1)))
+            col = V_ACC, why = "not a fraction (or nan)";
+        else if (!(k->reason = text_copy(f[at[V_REASON]], fl[at[V_REASON]])))
+            col = V_REASON, why = "too long";
+        if (why) {
+            rc = ib_fail(err, IB_EXIT_USAGE, "%s: line %ld: field '%s': %s", path, line, vcols[col], why);
+            break;
+        }
+        k->config = (int)id, k->miss = f[at[V_MISS]][0] == '1', k->accuracy = acc;
+        v->n++;
+    }
+    if (nf < 0 && !rc) rc = err->code;
+    free(data);
+    return rc;
+}
+
+static int cmp_name(const void *a, const void *b) {
+    return strcmp(((const ib_probe_validation *)a)->name, ((const ib_probe_validation *)b)->name);
+}
+
+/* Every validate[-S]/validation.csv of the probe (a validation still running has none yet). */
+static int read_validations(const char *dir, ib_probe_data *p, ib_err *err) {
+    DIR *d = opendir(dir);
+    if (!d) return 0;
+    int rc = 0;
+    for (struct dirent *e; (e = readdir(d)) && !rc;) {
+        if (!validation_dir_name(e->d_name)) continue;
+        char path[4400];
+        struct stat st;
+        ib_snprintf(path, sizeof path, "%s/%s/validation.csv", dir, e->d_name);
+        if (lstat(path, &st) != 0) continue;
+        if (!S_ISREG(st.st_mode)) {
+            rc = ib_fail(err, IB_EXIT_USAGE, "%s: not a regular file", path);
+            break;
+        }
+        if (p->n_validations == IB_PROBE_MAX_VALIDATIONS) {
+            rc = ib_fail(err, IB_EXIT_USAGE, "%s: more than %d validations", dir, IB_PROBE_MAX_VALIDATIONS);
+            break;
+        }
+        ib_probe_validation *v = &p->validations[p->n_validations++];
+        ib_snprintf(v->name, sizeof v->name, "%s", e->d_name);
+        v->checks = ib_xcalloc((size_t)p->n, sizeof *v->checks);
+        rc = read_validation(path, p, v, err);
+    }
+    closedir(d);
+    qsort(p->validations, (size_t)p->n_validations, sizeof p->validations[0], cmp_name);
+    return rc;
+}
+
 int ib_probe_read(const char *dir, ib_probe_data *p, ib_err *err) {
     memset(p, 0, sizeof *p);
     ib_snprintf(p->dir, sizeof p->dir, "%s", dir);
     int rc = read_json(dir, p, err);
     if (!rc) rc = read_configs(dir, p, err);
+    if (!rc) rc = read_validations(dir, p, err);
     if (rc) ib_probe_free(p);
     return rc;
 }
@@ -254,6 +374,10 @@ void ib_probe_free(ib_probe_data *p) {
         free(p->rows[i].reason);
     }
     free(p->rows);
+    for (int v = 0; v < p->n_validations; v++) {
+        for (int i = 0; i < p->validations[v].n; i++) free(p->validations[v].checks[i].reason);
+        free(p->validations[v].checks);
+    }
     free(p->status);
     free(p->command);
     free(p->preset);

@@ -25,12 +25,29 @@ typedef struct ib_probe_row {
     int forecast;        /* IB_CLASS_*; IB_CLASS_NONE for an empty field */
 } ib_probe_row;
 
+/* One drawn configuration of a `probe --validate` (PROBE/validate[-S]/validation.csv). */
+enum { IB_OUTCOME_TRAINED, IB_OUTCOME_PARTIAL, IB_OUTCOME_STUCK, IB_OUTCOME_DIVERGED, IB_OUTCOME_NOT_RUN, IB_OUTCOME_N };
+extern const char *const ib_probe_outcome_names[IB_OUTCOME_N];
+typedef struct ib_probe_check {
+    int config, forecast, outcome, miss; /* config: an index into rows */
+    double accuracy;                     /* NAN when the run has none */
+    char *reason;                        /* free text, cleaned */
+} ib_probe_check;
+#define IB_PROBE_MAX_VALIDATIONS 16
+typedef struct ib_probe_validation {
+    char name[32]; /* validate, validate-2 ... */
+    int n;
+    ib_probe_check *checks;
+} ib_probe_validation;
+
 typedef struct ib_probe_data {
     char dir[4096];
     char *status, *command, *preset, *rule; /* from probe.json ("" when absent), cleaned */
     double budget_steps, wall_s, ms_per_config; /* NAN when absent */
     int n;
     ib_probe_row *rows;  /* in file order */
+    int n_validations;   /* the validate[-S]/validation.csv files present, in name order */
+    ib_probe_validation validations[IB_PROBE_MAX_VALIDATIONS];
 } ib_probe_data;
 
 /* 1 when DIR holds a probe.json (a probe directory, not a sweep). */

@@ -720,6 +720,64 @@ static void forecast_section(ib_plotter *P, ib_strbuf *h, ib_strbuf *md, const i
     ib_strbuf_append(h, "</table>\n");
 }
 
+/* ---- the forecast against training (probe --validate) ---------------------------------------------------- */
+
+static void validation_section(ib_strbuf *h, ib_strbuf *md, const ib_probe_data *p) {
+    if (!p->n_validations) return;
+    ib_strbuf_append(h, "<h2 id=validation>The forecast against training</h2>\n<p>Configurations drawn across the "
+                        "forecast classes and trained for the budget (<code>initbench probe --validate</code>). A "
+                        "miss: forecast trains but the run did not train, or forecast will_not_train but it learned; "
+                        "at_risk is never a miss.</p>\n");
+    ib_strbuf_append(md, "\n## The forecast against training\n");
+    for (int v = 0; v < p->n_validations; v++) {
+        const ib_probe_validation *val = &p->validations[v];
+        int m[IB_CLASS_NONE][IB_OUTCOME_N] = {{0}}, misses = 0;
+        for (int i = 0; i < val->n; i++) m[val->checks[i].forecast][val->checks[i].outcome]++, misses += val->checks[i].miss;
+        ib_strbuf_append(h, "<h3>");
+        ib_html_escape(h, val->name);
+        ib_strbuf_appendf(h, ": %d configurations, %d miss%s</h3>\n<table><tr><th class=l>forecast \\ outcome</th>",
+                          val->n, misses, misses == 1 ? "" : "es");
+        ib_strbuf_append(md, "\n### ");
+        ib_md_text(md, val->name);
+        ib_strbuf_appendf(md, ": %d configurations, %d miss%s\n\n| forecast \\ outcome |", val->n, misses,
+                          misses == 1 ? "" : "es");
+        for (int o = 0; o < IB_OUTCOME_N; o++) {
+            ib_strbuf_appendf(h, "<th>%s</th>", ib_probe_outcome_names[o]);
+            ib_strbuf_appendf(md, " %s |", ib_probe_outcome_names[o]);
+        }
+        ib_strbuf_append(h, "</tr>\n");
+        ib_strbuf_append(md, "\n|---|---|---|---|---|---|\n");
+        for (int f = 0; f < IB_CLASS_NONE; f++) {
+            ib_strbuf_appendf(h, "<tr><td class=l>%s</td>", ib_probe_class_names[f]);
+            ib_strbuf_appendf(md, "| %s |", ib_probe_class_names[f]);
+            for (int o = 0; o < IB_OUTCOME_N; o++) {
+                ib_strbuf_appendf(h, "<td>%d</td>", m[f][o]);
+                ib_strbuf_appendf(md, " %d |", m[f][o]);
+            }
+            ib_strbuf_append(h, "</tr>\n");
+            ib_strbuf_append(md, "\n");
+        }
+        ib_strbuf_append(h, "</table>\n");
+        if (!misses) continue;
+        ib_strbuf_append(h, "<table><tr><th>config</th><th>depth</th><th class=l>activation</th><th>stddev</th>"
+                            "<th class=l>optimizer</th><th class=l>forecast</th><th class=l>outcome</th><th>accuracy</th>"
+                            "<th class=l>evidence at step 0</th></tr>\n");
+        for (int i = 0; i < val->n; i++) {
+            const ib_probe_check *k = &val->checks[i];
+            if (!k->miss) continue;
+            const ib_probe_row *r = &p->rows[k->config];
+            ib_strbuf_appendf(h, "<tr><td>%d</td><td>%d</td><td class=l>%s</td><td>%s</td><td class=l>", k->config,
+                              r->depth, ib_mf_act_name(r->act), ib_sig3(r->stddev));
+            ib_html_escape(h, r->optimizer);
+            ib_strbuf_appendf(h, "</td><td class=l>%s</td><td class=l>%s</td><td>%s</td><td class=l>",
+                              ib_probe_class_names[k->forecast], ib_probe_outcome_names[k->outcome], ib_sig3(k->accuracy));
+            ib_html_escape(h, k->reason[0] ? k->reason : "none: nothing in the first step looked wrong");
+            ib_strbuf_append(h, "</td></tr>\n");
+        }
+        ib_strbuf_append(h, "</table>\n");
+    }
+}
+
 /* ---- phase.csv ----------------------------------------------------------------------------------------- */
 
 static void csv_num(ib_strbuf *b, double v) {
@@ -838,6 +896,7 @@ static void page_build(ib_plotter *P, const ib_probe_data *p, const panel *pn, i
                                  "families (equal hidden layers) with finite sigma_w2 and q1.</p>\n");
     }
     forecast_section(P, h, md, p, pn, npn, opts, n_opts, !single_depth);
+    validation_section(h, md, p);
     ib_strbuf_appendf(h, "<p class=caption>%d figures%s.</p>\n</body></html>\n", P->n_plots,
                       P->n_failed ? ", some failed (see the notes above)" : "");
 }

@@ -155,8 +155,9 @@ def resume(tmp, data):
 def validate(tmp, data):
     """--validate K: K drawn configurations trained through `initbench sweep`; validation.csv has one
     row per draw with the run's real final accuracy, the outcome follows the stated thresholds, the
-    misses follow the stated rule, the confusion matrix sums to K; a configs.csv with a forecast
-    that is no class is refused with exit 2."""
+    misses follow the stated rule, the confusion matrix sums to K; the probe report shows the same
+    matrix with validation.csv's strings escaped and refuses a bad field; a configs.csv with a
+    forecast that is no class is refused with exit 2."""
     P = os.path.join(tmp, "p")
     grid = ["--net", "fc", "--width", "16", "--depths", "1,4", "--stddevs", "1e-3,0.1,3", "--optimizers", "adam,sgd",
             "--seeds", "1", "--budget", "40", "--data-dir", data, "--quiet"]
@@ -185,6 +186,37 @@ def validate(tmp, data):
         if line.startswith("| trains |") or line.startswith("| at_risk |") or line.startswith("| will_not_train |"):
             total += sum(int(x) for x in line.split("|")[2:-1])
     assert total == 5, summary
+    # the probe report shows the same matrix, and every string of validation.csv stays data
+    vpath = os.path.join(P, "validate", "validation.csv")
+    vrows = read_csv(vpath)
+    vrows[0]["reason"] = "<script>document.title='pwned'</script>"
+    vrows[0]["miss"] = "1"
+    with open(vpath, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=list(vrows[0].keys()), lineterminator="\n")
+        w.writeheader()
+        w.writerows(vrows)
+    R = os.path.join(tmp, "report")
+    run(["report", P, "--out", R, "--quiet"])
+    page = open(os.path.join(R, "index.html")).read()
+    assert "&lt;script&gt;document.title" in page and "<script>document" not in page, "a reason reached the page raw"
+    md = open(os.path.join(R, "summary.md")).read()
+    assert "## The forecast against training" in md, md[-2000:]
+    for line in md[md.index("## The forecast against training"):].splitlines():
+        if line.startswith("| trains |") or line.startswith("| at_risk |") or line.startswith("| will_not_train |"):
+            fc = line.split("|")[1].strip()
+            counts = [int(x) for x in line.split("|")[2:-1]]
+            outcomes = ["trained", "partial", "stuck", "diverged", "not_run"]
+            for o, n in zip(outcomes, counts):
+                want = sum(1 for r in vrows if r["forecast"] == fc and r["outcome"] == o)
+                assert n == want, (fc, o, n, want)
+    vrows[1]["outcome"] = "great"
+    with open(vpath, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=list(vrows[0].keys()), lineterminator="\n")
+        w.writeheader()
+        w.writerows(vrows)
+    p = run(["report", P, "--out", os.path.join(tmp, "report2"), "--quiet"], check=False)
+    assert p.returncode == 2 and "validation.csv" in p.stderr and "outcome" in p.stderr, (p.returncode, p.stderr)
+    assert not os.path.exists(os.path.join(tmp, "report2", "index.html"))
     # a tampered configs.csv: refused, naming the file
     path = os.path.join(P, "configs.csv")
     tampered = read_csv(path)
@@ -195,7 +227,8 @@ def validate(tmp, data):
         w.writerows(tampered)
     p = run(["probe", "--out", P, "--validate", "5"] + grid, check=False)
     assert p.returncode == 2 and "configs.csv" in p.stderr, (p.returncode, p.stderr)
-    print(f"ok: 5 drawn configurations trained, outcomes and misses as stated, a tampered configs.csv refused")
+    print(f"ok: 5 drawn configurations trained, outcomes and misses as stated, the report's matrix equal to "
+          f"validation.csv's, its strings escaped, a bad outcome and a tampered configs.csv refused")
 
 
 def main():
