@@ -4,6 +4,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,16 +12,12 @@
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
+#include <time.h>
 #include <unistd.h>
 
 /* ---- who holds a claim ---------------------------------------------------------------------- */
 
-typedef struct claim {
-    char host[256];
-    long pid;
-    unsigned long long start; /* the pid's start time in clock ticks since boot (/proc/PID/stat) */
-    char job[64];             /* Slurm job id, "123" or "123_4"; "" outside Slurm */
-} claim;
+typedef ib_claim claim;
 
 /* Host names and job ids are read from files others may write: only these characters pass. */
 static int token_ok(const char *s, const char *extra) {
@@ -57,10 +54,12 @@ static void self_claim(claim *c) {
     const char *aj = getenv("SLURM_ARRAY_JOB_ID"), *at = getenv("SLURM_ARRAY_TASK_ID"), *j = getenv("SLURM_JOB_ID");
     if (aj && at && token_ok(aj, "") && token_ok(at, "")) snprintf(c->job, sizeof c->job, "%.30s_%.30s", aj, at);
     else if (j && token_ok(j, "")) snprintf(c->job, sizeof c->job, "%.60s", j);
+    c->beat = ib_claim_beat_s();
 }
 
 static int claim_format(const claim *c, char *buf, size_t len) {
-    return snprintf(buf, len, "host=%s pid=%ld start=%llu job=%s\n", c->host, c->pid, c->start, c->job[0] ? c->job : "-");
+    return snprintf(buf, len, "host=%s pid=%ld start=%llu job=%s beat=%d\n", c->host, c->pid, c->start,
+                    c->job[0] ? c->job : "-", c->beat);
 }
 
 void ib_claim_describe_self(char *buf, size_t len) {
@@ -70,26 +69,51 @@ void ib_claim_describe_self(char *buf, size_t len) {
     buf[strcspn(buf, "\n")] = 0;
 }
 
-/* Parse "host=H pid=P start=S job=J": 0, or -1 when the text is not a claim. */
+/* Parse "host=H pid=P start=S job=J[ beat=B]": 0, or -1 when the text is not a claim. A claim
+ * without beat= (an initbench from before the heartbeat) never goes stale by its heartbeat. */
 static int claim_parse(const char *text, claim *c) {
     memset(c, 0, sizeof *c);
     char host[256], job[64];
     long pid;
     unsigned long long start;
-    int used = 0;
+    int used = 0, beat = 0, used2 = 0;
     if (sscanf(text, "host=%255s pid=%ld start=%llu job=%63s%n", host, &pid, &start, job, &used) != 4) return -1;
+    if (!strncmp(text + used, " beat=", 6)) {
+        if (sscanf(text + used, " beat=%4d%n", &beat, &used2) != 1 || beat < 0 || beat > IB_CLAIM_BEAT_MAX) return -1;
+        used += used2;
+    }
     if (text[used] != '\n' || text[used + 1] != 0 || pid <= 0 || !token_ok(host, ".-_")) return -1;
     if (strcmp(job, "-") && !token_ok(job, "_")) return -1;
     snprintf(c->host, sizeof c->host, "%s", host);
     c->pid = pid;
     c->start = start;
     snprintf(c->job, sizeof c->job, "%s", strcmp(job, "-") ? job : "");
+    c->beat = beat;
     return 0;
 }
 
 static void claim_words(const claim *c, char *buf, size_t len) {
     snprintf(buf, len, "host %s, pid %ld%s%s", c->host, c->pid, c->job[0] ? ", Slurm job " : "", c->job);
 }
+void ib_claim_words(const ib_claim *c, char *buf, size_t len) { claim_words(c, buf, len); }
+
+/* ---- the heartbeat's settings ----------------------------------------------------------------- */
+
+/* A whole number in lo..hi from the environment variable name, else dflt; anything else there is
+ * a usage error, said once, rather than a silently different wait. */
+static int env_seconds(const char *name, int lo, int hi, int dflt) {
+    const char *s = getenv(name);
+    if (!s || !*s) return dflt;
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || *end || end == s || v < lo || v > hi)
+        ib_die(IB_EXIT_USAGE, "%s must be a whole number of seconds in %d..%d, got '%.40s'", name, lo, hi, s);
+    return (int)v;
+}
+
+int ib_claim_beat_s(void) { return env_seconds("IB_CLAIM_BEAT", 0, IB_CLAIM_BEAT_MAX, IB_CLAIM_BEAT_DEFAULT); }
+int ib_lock_wait_s(int dflt) { return env_seconds("IB_LOCK_WAIT", 0, 30 * 86400, dflt); }
 
 static ib_job_alive_fn job_probe;
 void ib_lock_set_job_probe(ib_job_alive_fn fn) { job_probe = fn; }
@@ -125,16 +149,20 @@ static int holder_gone(const claim *c, const claim *self, int have_flock, char *
     return 0;
 }
 
-/* ---- the claims this process holds, removed at exit ---------------------------------------- */
+/* ---- the claims this process holds: heartbeat, release at exit ------------------------------- */
 
 #define MAX_HELD 16
 static struct held {
     int fd;
-    pid_t owner; /* a forked child inherits the table but not the claim */
+    pid_t owner; /* a forked child inherits the table but not the claim, nor the heartbeat thread */
     char claim_path[4300];
     char text[512];
 } held[MAX_HELD];
 static int n_held, atexit_set;
+/* The table is shared with the heartbeat thread. */
+static pthread_mutex_t held_mu = PTHREAD_MUTEX_INITIALIZER;
+static pid_t beat_pid; /* the process whose heartbeat thread runs (0: none) */
+static void (*lost_hook)(void);
 
 static int read_small(const char *path, char *buf, size_t len) {
     int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
@@ -156,8 +184,90 @@ static void drop_claim(struct held *h) {
 }
 
 static void drop_all_at_exit(void) {
+    pthread_mutex_lock(&held_mu);
     for (int i = 0; i < n_held; i++)
         if (held[i].fd >= 0 && held[i].owner == getpid()) drop_claim(&held[i]);
+    pthread_mutex_unlock(&held_mu);
+}
+
+void ib_lock_on_lost(void (*hook)(void)) { lost_hook = hook; }
+
+/* Another process took over a claim we hold (it proved us gone: our heartbeat had stopped, we
+ * were frozen or cut off). Nothing more may be written: say so and end at once, without atexit
+ * handlers (they would touch claims that are no longer ours). */
+static void claim_lost(const char *claim_path, const char *now_text) {
+    claim other;
+    char words[400];
+    if (now_text[0] && claim_parse(now_text, &other) == 0) claim_words(&other, words, sizeof words);
+    else snprintf(words, sizeof words, "nobody holds it now");
+    char msg[5000];
+    int n = snprintf(msg, sizeof msg, "initbench: lost the claim %s (%s): another copy proved this one gone and took "
+                     "over; stopping without writing anything more\n", claim_path, words);
+    if (n > 0) (void)!write(2, msg, (size_t)n < sizeof msg ? (size_t)n : sizeof msg - 1);
+    if (lost_hook) lost_hook();
+    _exit(IB_EXIT_LOST);
+}
+
+/* Is every claim we hold still ours? The first one that is not: its path and its text now. */
+static int find_lost(char *path, size_t plen, char *now, size_t nlen, int touch) {
+    for (int i = 0; i < n_held; i++) {
+        struct held *h = &held[i];
+        if (h->fd < 0 || h->owner != getpid() || !h->claim_path[0]) continue;
+        if (read_small(h->claim_path, now, nlen) != 0) now[0] = 0;
+        if (strcmp(now, h->text)) {
+            snprintf(path, plen, "%s", h->claim_path);
+            return 1;
+        }
+        if (touch) (void)utimensat(AT_FDCWD, h->claim_path, NULL, AT_SYMLINK_NOFOLLOW); /* mtime = now: alive */
+    }
+    return 0;
+}
+
+/* The heartbeat: every beat, each claim still ours gets a fresh mtime, which a waiter on another
+ * node watches (docs/RELIABILITY.md, "Copies of one task"); a claim no longer ours ends the process. */
+static void *beat_main(void *arg) {
+    int beat = *(int *)arg;
+    free(arg);
+    for (;;) {
+        struct timespec ts = {beat, 0};
+        while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+        }
+        char path[4300], now[512];
+        pthread_mutex_lock(&held_mu);
+        int lost = find_lost(path, sizeof path, now, sizeof now, 1);
+        pthread_mutex_unlock(&held_mu);
+        if (lost) claim_lost(path, now);
+    }
+    return NULL;
+}
+
+/* Start the heartbeat thread once per process (called with held_mu held). */
+static void beat_start(void) {
+    int beat = ib_claim_beat_s();
+    if (!beat || beat_pid == getpid()) return;
+    int *arg = malloc(sizeof *arg);
+    if (!arg) return;
+    *arg = beat;
+    pthread_t th;
+    pthread_attr_t at;
+    pthread_attr_init(&at);
+    pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
+    pthread_attr_setstacksize(&at, 64 * 1024);
+    sigset_t all, old; /* every signal stays with the main thread, which forwards them to train */
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    if (pthread_create(&th, &at, beat_main, arg) == 0) beat_pid = getpid();
+    else free(arg); /* no heartbeat: the claim then goes stale for a waiter on another node, as if frozen */
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    pthread_attr_destroy(&at);
+}
+
+void ib_lock_check_held(void) {
+    char path[4300], now[512];
+    pthread_mutex_lock(&held_mu);
+    int lost = find_lost(path, sizeof path, now, sizeof now, 0);
+    pthread_mutex_unlock(&held_mu);
+    if (lost) claim_lost(path, now);
 }
 
 /* ---- the filesystem's name, for the message when it refuses flock -------------------------- */
@@ -202,7 +312,21 @@ static int claim_create(const char *claim_path, const char *text) {
     return e == EEXIST ? 1 : -1;
 }
 
-int ib_lock_file(const char *lock_path, const char *subject, const char *what, ib_err *err) {
+/* What a busy lock attempt saw, for a waiter. */
+typedef struct busy_info {
+    int by_flock;          /* a process holds the flock: on one host, alive by definition */
+    int known;             /* the claim was read and parsed */
+    char text[512];        /* its text */
+    claim holder;
+    struct timespec mtime; /* its mtime: the holder's last heartbeat */
+} busy_info;
+
+/* One try. Returns the descriptor; -1 with err filled (a refusal that waiting cannot change); -2
+ * busy, err filled and *b describing the holder. stale_text: a claim text the caller has proven
+ * stale by watching its heartbeat stop; found unchanged, it is broken. */
+static int lock_attempt(const char *lock_path, const char *subject, const char *what, const char *stale_text,
+                        busy_info *b, ib_err *err) {
+    memset(b, 0, sizeof *b);
     int fd = open(lock_path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK, 0644);
     if (fd < 0) {
         if (errno == ELOOP)
@@ -227,13 +351,19 @@ int ib_lock_file(const char *lock_path, const char *subject, const char *what, i
     if (!have_flock) {
         int e = errno;
         if (e == EWOULDBLOCK || e == EINTR) {
-            if (read_small(claim_path, holder_text, sizeof holder_text) == 0 && claim_parse(holder_text, &other) == 0)
+            struct stat cst;
+            b->by_flock = 1;
+            if (read_small(claim_path, holder_text, sizeof holder_text) == 0 && claim_parse(holder_text, &other) == 0) {
                 claim_words(&other, words, sizeof words);
-            else
+                b->known = 1, b->holder = other;
+                snprintf(b->text, sizeof b->text, "%s", holder_text);
+                if (lstat(claim_path, &cst) == 0) b->mtime = cst.st_mtim;
+            } else {
                 snprintf(words, sizeof words, "holder unknown");
+            }
             close(fd);
             ib_fail(err, IB_EXIT_USAGE, "%s is in use by another %s (%s); wait for it or stop it first", subject, what, words);
-            return -1;
+            return -2;
         }
         if ((e == ENOLCK || e == ENOSYS || e == EOPNOTSUPP || e == EINVAL) && claims_only()) {
             /* IB_LOCK=claim: the claim below is the lock (docs/RELIABILITY.md) */
@@ -270,15 +400,19 @@ int ib_lock_file(const char *lock_path, const char *subject, const char *what, i
         }
         char why[128] = "";
         if (!readable) snprintf(why, sizeof why, "it vanished"); /* released meanwhile: try again */
+        else if (stale_text && !strcmp(holder_text, stale_text)) snprintf(why, sizeof why, "its heartbeat stopped");
         else if (!holder_gone(&other, &self, have_flock, why, sizeof why)) {
             claim_words(&other, words, sizeof words);
+            b->known = 1, b->holder = other;
+            snprintf(b->text, sizeof b->text, "%s", holder_text);
+            if (lstat(claim_path, &cst) == 0) b->mtime = cst.st_mtim;
             close(fd);
             ib_fail(err, IB_EXIT_USAGE,
                     "%s is claimed by another %s (%s) that may still be running (%s); if it is gone, remove %s",
                     subject, what, words,
                     strcmp(other.host, self.host) ? "another host, and its Slurm job cannot be asked" : "its process is alive",
                     claim_path);
-            return -1;
+            return -2;
         }
         if (attempt >= 3) {
             close(fd);
@@ -295,6 +429,7 @@ int ib_lock_file(const char *lock_path, const char *subject, const char *what, i
     if (ftruncate(fd, 0) == 0 && pwrite(fd, text, strlen(text), 0) < 0) {
         /* informative only: the lock and the claim are held */
     }
+    pthread_mutex_lock(&held_mu);
     if (n_held < MAX_HELD) {
         if (!atexit_set) atexit_set = atexit(drop_all_at_exit) == 0;
         struct held *h = &held[n_held++];
@@ -302,8 +437,68 @@ int ib_lock_file(const char *lock_path, const char *subject, const char *what, i
         h->owner = getpid();
         snprintf(h->claim_path, sizeof h->claim_path, "%s", claim_path);
         snprintf(h->text, sizeof h->text, "%s", text);
+        beat_start();
     }
+    pthread_mutex_unlock(&held_mu);
     return fd;
+}
+
+static double mono_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+int ib_lock_file_wait(const char *lock_path, const char *subject, const char *what, int wait_s,
+                      const ib_lock_wait_report *report, ib_err *err) {
+    double t0 = mono_now(), said = -1e9, seen_since = t0;
+    char seen[512] = "", stale[512] = "";
+    struct timespec seen_mtime = {0, 0};
+    for (;;) {
+        busy_info b;
+        int fd = lock_attempt(lock_path, subject, what, stale[0] ? stale : NULL, &b, err);
+        if (fd != -2) {
+            if (report && report->done) report->done(report->arg, fd >= 0);
+            return fd;
+        }
+        double now = mono_now();
+        if (wait_s <= 0) return -1;
+        /* the heartbeat: the claim's mtime, watched on this host's own clock (no clock is compared
+         * with another host's); a new holder or a new beat starts the watch again */
+        if (strcmp(b.text, seen) || b.mtime.tv_sec != seen_mtime.tv_sec || b.mtime.tv_nsec != seen_mtime.tv_nsec) {
+            snprintf(seen, sizeof seen, "%s", b.text);
+            seen_mtime = b.mtime;
+            seen_since = now;
+        }
+        stale[0] = 0;
+        int beat = b.known ? b.holder.beat : 0;
+        char words[400] = "holder unknown";
+        if (b.known) claim_words(&b.holder, words, sizeof words);
+        if (beat > 0 && !b.by_flock && now - seen_since >= IB_CLAIM_STALE_BEATS * beat) {
+            snprintf(stale, sizeof stale, "%s", b.text); /* proven: the next attempt breaks it if unchanged */
+            fprintf(stderr, "initbench: %s: the claim of %s has not had a heartbeat for %.0f s (%d beats of %d s)\n",
+                    subject, words, now - seen_since, IB_CLAIM_STALE_BEATS, beat);
+            continue;
+        }
+        if (now - t0 >= wait_s) {
+            ib_fail(err, IB_EXIT_USAGE, "%s is still held by another %s (%s) after waiting %d s; its heartbeat goes on",
+                    subject, what, words, wait_s);
+            if (report && report->done) report->done(report->arg, 0);
+            return -1;
+        }
+        if (now - said >= 60) { /* say it at once, then once a minute */
+            fprintf(stderr, "initbench: %s is held by another %s (%s); waiting up to %d s for it to end or for its "
+                    "heartbeat to stop\n", subject, what, words, wait_s);
+            said = now;
+        }
+        if (report && report->waiting) report->waiting(report->arg, b.known ? &b.holder : NULL);
+        struct timespec ts = {0, 500 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+}
+
+int ib_lock_file(const char *lock_path, const char *subject, const char *what, ib_err *err) {
+    return ib_lock_file_wait(lock_path, subject, what, ib_lock_wait_s(0), NULL, err);
 }
 
 int ib_lock_dir(const char *dir, const char *what, ib_err *err) {
@@ -314,11 +509,41 @@ int ib_lock_dir(const char *dir, const char *what, ib_err *err) {
 
 void ib_unlock(int fd) {
     if (fd < 0) return;
+    pthread_mutex_lock(&held_mu);
     for (int i = 0; i < n_held; i++)
         if (held[i].fd == fd) {
             if (held[i].owner == getpid()) drop_claim(&held[i]);
             held[i] = held[--n_held];
             break;
         }
+    pthread_mutex_unlock(&held_mu);
     close(fd); /* closing releases the flock */
+}
+
+/* ---- claims read by others (sweep status) ----------------------------------------------------- */
+
+int ib_claim_read(const char *path, ib_claim *c, double *age_s) {
+    char text[512];
+    struct stat st;
+    if (read_small(path, text, sizeof text) != 0 || claim_parse(text, c) != 0 || lstat(path, &st) != 0) return -1;
+    if (age_s) *age_s = difftime(time(NULL), st.st_mtim.tv_sec);
+    return 0;
+}
+
+int ib_claim_alive(const ib_claim *c, double age_s) {
+    claim self;
+    self_claim(&self);
+    if (!strcmp(c->host, self.host)) {
+        unsigned long long now = proc_start_time(c->pid);
+        return now && (!c->start || now == c->start);
+    }
+    return !c->beat || age_s < IB_CLAIM_STALE_BEATS * c->beat;
+}
+
+int ib_claim_write_self(const char *path, ib_err *err) {
+    claim self;
+    self_claim(&self);
+    char text[512];
+    claim_format(&self, text, sizeof text);
+    return ib_write_file_atomic(path, text, strlen(text), err);
 }

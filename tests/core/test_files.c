@@ -2,10 +2,14 @@
  * or the new one and no temporary file, locks exclude a second holder and name the first, stale
  * temporary files are recognised by initbench's own naming only. */
 #define _GNU_SOURCE
+#include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "check.h"
@@ -223,6 +227,110 @@ static void test_claims(void) {
     unlink(path_in("cl/.lock.claim"));
 }
 
+static double mono(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* The heartbeat (docs/RELIABILITY.md, "Copies of one task"): a waiter takes over a claim of
+ * another host only once its mtime has stood still for IB_CLAIM_STALE_BEATS of the holder's
+ * beats; a beating holder, or one from before the heartbeat, is waited for and then refused; a
+ * holder whose claim was taken over stops with IB_EXIT_LOST, at a beat or at ib_lock_check_held. */
+static void test_heartbeat(void) {
+    ib_err e = {0};
+    char self[512];
+    ib_claim_describe_self(self, sizeof self);
+    CHECK(strstr(self, " beat=10"), "a claim carries its heartbeat, 10 s by default: %s", self);
+    CHECK(ib_mkdir_p(path_in("hb"), &e) == 0, "mkdir: %s", e.msg);
+    const char *lock = path_in("hb/.lock"), *claim = path_in("hb/.lock.claim");
+    ib_lock_set_job_probe(fake_probe);
+    probe_answer = 1; /* its Slurm job is in the queue: only the heartbeat can prove it gone */
+
+    /* a holder on another node whose heartbeat stopped: taken over after 6 beats of 1 s */
+    FILE *f = fopen(claim, "w");
+    fputs("host=node-17.cluster pid=99 start=5 job=4242_7 beat=1\n", f);
+    fclose(f);
+    double t0 = mono();
+    int fd = ib_lock_file_wait(lock, "hb dir", "test holder", 30, NULL, &e);
+    double waited = mono() - t0;
+    CHECK(fd >= 0, "a claim whose heartbeat stopped is taken over: %s", e.msg);
+    CHECK(waited >= 5.5 && waited < 15, "after about 6 beats of 1 s: waited %.1f s", waited);
+    ib_unlock(fd);
+
+    /* a holder on another node that beats (a child refreshing the mtime): waited for, then refused */
+    f = fopen(claim, "w");
+    fputs("host=node-17.cluster pid=99 start=5 job=4242_7 beat=1\n", f);
+    fclose(f);
+    pid_t beater = fork();
+    if (beater == 0) {
+        for (int k = 0; k < 200; k++) {
+            utimensat(AT_FDCWD, claim, NULL, 0);
+            usleep(300 * 1000);
+        }
+        _exit(0);
+    }
+    t0 = mono();
+    fd = ib_lock_file_wait(lock, "hb dir", "test holder", 9, NULL, &e);
+    waited = mono() - t0;
+    kill(beater, SIGKILL);
+    waitpid(beater, NULL, 0);
+    CHECK(fd < 0 && strstr(e.msg, "still held") && strstr(e.msg, "node-17.cluster") && strstr(e.msg, "4242_7"),
+          "a beating holder is never broken: %s", e.msg);
+    CHECK(waited >= 8.5, "it was waited for (%.1f s)", waited);
+
+    /* a claim without a heartbeat (an initbench from before it): never stale by its mtime */
+    f = fopen(claim, "w");
+    fputs("host=node-17.cluster pid=99 start=5 job=4242_7\n", f);
+    fclose(f);
+    fd = ib_lock_file_wait(lock, "hb dir", "test holder", 8, NULL, &e);
+    CHECK(fd < 0 && strstr(e.msg, "still held"), "a claim without a heartbeat is not broken by waiting: %s", e.msg);
+    unlink(claim);
+    ib_lock_set_job_probe(NULL);
+
+    /* the holder loses its claim: at its next beat, and at ib_lock_check_held, it stops with 76 */
+    for (int mode = 0; mode < 2; mode++) {
+        pid_t holder = fork();
+        if (holder == 0) {
+            setenv("IB_CLAIM_BEAT", mode ? "0" : "1", 1);
+            ib_err ce;
+            int hfd = ib_lock_file(lock, "hb dir", "test holder", &ce);
+            if (hfd < 0) _exit(3);
+            for (int k = 0; k < 100; k++) {
+                usleep(100 * 1000);
+                if (mode) ib_lock_check_held();
+            }
+            _exit(0);
+        }
+        for (int k = 0; k < 200 && access(claim, F_OK) != 0; k++) usleep(20 * 1000);
+        ib_err we;
+        CHECK(ib_write_file_atomic(claim, "host=node-3 pid=7 start=1 job=4242_7 beat=1\n", 44, &we) == 0,
+              "another copy takes the claim over: %s", we.msg);
+        t0 = mono();
+        int st = 0;
+        waitpid(holder, &st, 0);
+        CHECK(WIFEXITED(st) && WEXITSTATUS(st) == IB_EXIT_LOST && mono() - t0 < 5,
+              "%s: the holder that lost its claim stopped with %d (status %d after %.1f s)",
+              mode ? "ib_lock_check_held" : "the heartbeat", IB_EXIT_LOST, WIFEXITED(st) ? WEXITSTATUS(st) : -1,
+              mono() - t0);
+        char *t = slurp("hb/.lock.claim");
+        CHECK(t && strstr(t, "host=node-3"), "and left the new holder's claim alone");
+        free(t);
+        unlink(claim);
+    }
+
+    /* a bad IB_CLAIM_BEAT is a usage error, not another heartbeat */
+    pid_t bad = fork();
+    if (bad == 0) {
+        setenv("IB_CLAIM_BEAT", "1e3", 1);
+        (void)ib_claim_beat_s();
+        _exit(0);
+    }
+    int st = 0;
+    waitpid(bad, &st, 0);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == IB_EXIT_USAGE, "IB_CLAIM_BEAT=1e3 exits 2");
+}
+
 /* Outputs only into initbench's own directories. */
 static void test_outdir(void) {
     ib_err e = {0};
@@ -271,6 +379,7 @@ int main(void) {
     test_stale_temps();
     test_symlinks();
     test_claims();
+    test_heartbeat();
     test_outdir();
     test_mkdir();
     test_tmpdir_remove(root);
