@@ -3,6 +3,7 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -191,22 +192,56 @@ static int run_one(const sweep *sw, const sweep_task *t, const char *self, int t
     int sig;
     int status = ib_proc_wait(pid, &sig);
     rt_child = 0;
+    ib_lock_check_held(); /* the record is written only by the copy that still holds the task */
     return record_outcome(sw, t, out, log, started, sig ? -1 : status, sig, quiet);
 }
 
 /* ---- the run-task command ------------------------------------------------------------------- */
 
+/* The note a copy leaves while it waits for another copy of its task (tasks/NNNN.waiter, its own
+ * claim text, its mtime refreshed each heartbeat): what `sweep status` reads as "running twice". */
+typedef struct waiter_note {
+    char path[4300];
+    int written, beat;
+    double last;
+} waiter_note;
+
+static void waiter_waiting(void *arg, const ib_claim *holder) {
+    (void)holder;
+    waiter_note *w = arg;
+    double now = ib_now();
+    if (!w->written) {
+        ib_err e;
+        w->written = ib_claim_write_self(w->path, &e) == 0;
+        w->last = now;
+    } else if (w->beat > 0 && now - w->last >= w->beat) {
+        (void)utimensat(AT_FDCWD, w->path, NULL, AT_SYMLINK_NOFOLLOW);
+        w->last = now;
+    }
+}
+
+static void waiter_done(void *arg, int taken) {
+    (void)taken;
+    waiter_note *w = arg;
+    if (w->written) unlink(w->path);
+    w->written = 0;
+}
+
 /* Claim task t (its lock tasks/NNNN.lock): two runners given the same index (a requeued array
- * task whose first instance still runs, a duplicated submission) would otherwise both write its
- * record. *lock_fd gets the lock, or -1 when another runner holds it (said on stderr). */
-static int claim_task(const sweep *sw, const sweep_task *t, int *lock_fd, ib_err *err) {
+ * task whose first instance still runs, a duplicated submission) would otherwise both run it. A
+ * copy that may be alive is waited for, up to wait_s (docs/RELIABILITY.md, "Copies of one task").
+ * *lock_fd gets the lock, or -1 when another runner still holds it (said on stderr). */
+static int claim_task(const sweep *sw, const sweep_task *t, int wait_s, int *lock_fd, ib_err *err) {
     char lock[4300], subject[4200], tasks_dir[4200];
     sweep_path(sw, tasks_dir, sizeof tasks_dir, "tasks");
     if (ib_mkdir_p(tasks_dir, err)) return err->code;
     sweep_path(sw, lock, sizeof lock, "tasks/%04d.lock", t->index);
     snprintf(subject, sizeof subject, "task %d (%s)", t->index, t->dir);
+    waiter_note w = {.beat = ib_claim_beat_s()};
+    sweep_path(sw, w.path, sizeof w.path, "tasks/%04d.waiter", t->index);
+    ib_lock_wait_report report = {waiter_waiting, waiter_done, &w};
     ib_err busy;
-    *lock_fd = ib_lock_file(lock, subject, "initbench task runner", &busy);
+    *lock_fd = ib_lock_file_wait(lock, subject, "initbench task runner", wait_s, &report, &busy);
     if (*lock_fd < 0) {
         fprintf(stderr, "initbench: %s\n", busy.msg);
         return 0;
@@ -217,11 +252,18 @@ static int claim_task(const sweep *sw, const sweep_task *t, int *lock_fd, ib_err
     return 0;
 }
 
+/* A copy that lost its claim to another (lock.h) stops its train before it ends: the train would
+ * stop by itself at its own claim's next check, but nothing of this copy should run on. */
+static void stop_child_on_lost(void) {
+    pid_t c = rt_child;
+    if (c > 0) kill(c, SIGKILL);
+}
+
 /* Run the tasks idx[0..k) one after another, skipping finished ones; no further task starts
  * after a stop signal. *status: 75 interrupted, else 1 when a task failed, else 2 when one was
  * claimed by another runner, else 0. */
-static int run_tasks(const sweep *sw, const int *idx, int k, const char *self, int threads, int quiet, int *status,
-                     ib_err *err) {
+static int run_tasks(const sweep *sw, const int *idx, int k, const char *self, int threads, int wait_s, int quiet,
+                     int *status, ib_err *err) {
     int failed = 0, interrupted = 0, busy = 0;
     for (int m = 0; m < k; m++) {
         if (rt_stop) {
@@ -230,7 +272,7 @@ static int run_tasks(const sweep *sw, const int *idx, int k, const char *self, i
         }
         const sweep_task *t = &sw->tasks[idx[m]];
         int claim = -1;
-        if (claim_task(sw, t, &claim, err)) return err->code;
+        if (claim_task(sw, t, wait_s, &claim, err)) return err->code;
         if (claim < 0) {
             busy++;
             continue;
@@ -275,9 +317,13 @@ int ib_sweep_run_task(int argc, char **argv, int *status, ib_err *err) {
                     "       initbench sweep run-task DIR --task-list FILE --array-index N [--threads T] [--quiet]\n\n"
                     "Runs the given tasks of the sweep in DIR one after another (what each Slurm array task\n"
                     "and each local sweep slot runs). A finished task is skipped; an interrupted one resumes\n"
-                    "from its checkpoint. SIGTERM/SIGINT/SIGUSR1 are passed to the running train, which\n"
+                    "from its checkpoint. A task another copy runs is waited for (IB_LOCK_WAIT seconds, default\n"
+                    "%d): done when that copy completes it, taken over when it is gone or its claim's heartbeat\n"
+                    "stops. SIGTERM/SIGINT/SIGUSR1 are passed to the running train, which\n"
                     "checkpoints; no further task is started. Exit 0 all done, 75 interrupted, 1 a task failed,\n"
-                    "2 a bad task list (the whole list is checked: file and line are named).\n\n");
+                    "2 a bad task list (the whole list is checked: file and line are named) or a task still held\n"
+                    "by another copy after the wait, 76 this copy lost its task to another (lock.h).\n\n",
+                    IB_TASK_COPY_WAIT_S);
         ib_flags_print_help(fp, flags, nf);
         *status = help ? 0 : IB_EXIT_USAGE;
         return 0;
@@ -296,7 +342,13 @@ int ib_sweep_run_task(int argc, char **argv, int *status, ib_err *err) {
     char self[4096];
     if (!rc && !(rc = ib_proc_self_exe(self, sizeof self, err))) {
         sweep_forward_signals();
-        rc = run_tasks(&sw, idx, k, self, threads, quiet, status, err);
+        ib_lock_on_lost(stop_child_on_lost);
+        /* train's own lock on the run directory waits as long: a copy's orphaned train may still run */
+        int wait_s = ib_lock_wait_s(IB_TASK_COPY_WAIT_S);
+        char wait_arg[16];
+        snprintf(wait_arg, sizeof wait_arg, "%d", wait_s);
+        setenv("IB_LOCK_WAIT", wait_arg, 1);
+        rc = run_tasks(&sw, idx, k, self, threads, wait_s, quiet, status, err);
     }
     free(idx);
     sweep_free(&sw);

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "lock.h"
 #include "proc.h"
 #include "runinfo.h"
 #include "slurm.h"
@@ -196,6 +197,30 @@ int sweep_files_check(const sweep *sw, ib_err *err) {
     return 0;
 }
 
+/* Two copies of one task (a requeued array task whose first instance runs on): the holder of
+ * tasks/NNNN.lock.claim runs it while the other waits, having left tasks/NNNN.waiter. Both are
+ * claims read as data (lock.h); a note whose writer is gone says nothing. */
+static void copies_note(const sweep *sw, int i, ib_run_state *st, char *detail, size_t len) {
+    char path[4300], holder_words[400] = "holder unknown", waiter_words[400];
+    ib_claim holder, waiter;
+    double age;
+    sweep_path(sw, path, sizeof path, "tasks/%04d.waiter", i);
+    if (ib_claim_read(path, &waiter, &age) != 0 || !ib_claim_alive(&waiter, age)) return;
+    ib_claim_words(&waiter, waiter_words, sizeof waiter_words);
+    sweep_path(sw, path, sizeof path, "tasks/%04d.lock.claim", i);
+    int held = ib_claim_read(path, &holder, &age) == 0;
+    if (held) ib_claim_words(&holder, holder_words, sizeof holder_words);
+    size_t n = strlen(detail);
+    if (held && ib_claim_alive(&holder, age)) {
+        *st = IB_RUN_RUNNING;
+        snprintf(detail + n, len - n, "%srunning twice: the copy of %s runs it, the copy of %s waits for it", n ? "; " : "",
+                 holder_words, waiter_words);
+    } else {
+        snprintf(detail + n, len - n, "%swaiting on copy: the copy of %s waits for the copy of %s (%s)", n ? "; " : "",
+                 waiter_words, holder_words, held ? "its heartbeat has stopped" : "its claim is gone");
+    }
+}
+
 ib_run_state sweep_classify(const sweep *sw, int i, const queue_view *q, char *detail, size_t len) {
     const sweep_task *t = &sw->tasks[i];
     char run_dir[4200], path[4200];
@@ -266,6 +291,7 @@ ib_run_state sweep_classify(const sweep *sw, int i, const queue_view *q, char *d
     }
     ib_run_record_free(&rj);
     ib_task_record_free(&rec);
+    if (!ib_run_state_final(st)) copies_note(sw, i, &st, detail, len);
     return st;
 }
 

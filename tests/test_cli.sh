@@ -352,16 +352,30 @@ sweep_kill)
   done
   find "$tmp/k" -name '*.tmp.*' | grep -q . && fail "temporary files left: $(find "$tmp/k" -name '*.tmp.*')" \
     || ok "no temporary file left"
-  # two task runners given the same index: the second is refused, naming the holder
+  # two task runners given the same index (a requeued copy whose first instance still runs): with
+  # IB_LOCK_WAIT=0 the second is refused at once, naming the holder; by default it waits for the
+  # holder, leaves a waiter note that `sweep status` shows, and exits 0 once the run is complete
   "$ib" sweep --stddevs 0.1 --repeats 1 --steps 200 --eval-every 100 $small --out "$tmp/same" --executor none \
     >/dev/null 2>&1 || true
   if [ -f "$tmp/same/sweep.json" ]; then
     "$ib" sweep run-task "$tmp/same" 0 --threads 1 --quiet 2>/dev/null & pid=$!
     for _ in $(seq 200); do [ -s "$tmp/same/tasks/0000.lock" ] && break; sleep 0.05; done
-    "$ib" sweep run-task "$tmp/same" 0 --threads 1 --quiet 2>"$tmp/err"; rc=$?
+    IB_LOCK_WAIT=0 "$ib" sweep run-task "$tmp/same" 0 --threads 1 --quiet 2>"$tmp/err"; rc=$?
     [ $rc -eq 2 ] && grep -q "task 0 (.*) is in use by another initbench task runner (host [^,]*, pid $pid)" "$tmp/err" \
-      && ok "a second runner of task 0 is refused, naming pid $pid" || fail "second runner: rc $rc $(cat "$tmp/err")"
+      && ok "IB_LOCK_WAIT=0: a second runner of task 0 is refused, naming pid $pid" || fail "second runner: rc $rc $(cat "$tmp/err")"
+    "$ib" sweep run-task "$tmp/same" 0 --threads 1 2>"$tmp/err2" & pid2=$!
+    for _ in $(seq 200); do [ -s "$tmp/same/tasks/0000.waiter" ] && break; sleep 0.05; done
+    grep -q "pid=$pid2 " "$tmp/same/tasks/0000.waiter" && ok "the waiting copy leaves its note" \
+      || fail "no waiter note: $(ls "$tmp/same/tasks")"
+    "$ib" sweep status "$tmp/same" >"$tmp/st" 2>&1
+    grep -q "running twice" "$tmp/st" && grep -q "pid $pid2" "$tmp/st" && ok "status: running twice, one copy waiting" \
+      || fail "status while a copy waits: $(cat "$tmp/st")"
     wait $pid && ok "the first runner finished" || fail "first runner"
+    wait $pid2; rc=$?
+    [ $rc -eq 0 ] && grep -q "is held by another initbench task runner (host [^,]*, pid $pid)" "$tmp/err2" \
+      && grep -q "already complete" "$tmp/err2" && ok "the waiting copy named the holder and exited 0: already complete" \
+      || fail "waiting runner: rc $rc $(cat "$tmp/err2")"
+    [ ! -e "$tmp/same/tasks/0000.waiter" ] && ok "the waiter note is gone" || fail "waiter note left"
     grep -q '"status":[[:space:]]*"complete"' "$tmp/same/tasks/0000.json" && ok "task record says complete" \
       || fail "record: $(cat "$tmp/same/tasks/0000.json")"
   else
