@@ -1,7 +1,7 @@
 # shellcheck shell=bash disable=SC2034 # some settings are used only by the sourcing scripts
-# Shared by jobs/slurm-local-up and jobs/slurm-local-down (sourced, not run).
-# A real one-node Slurm 22.05 (munged, slurmctld, slurmd) on this machine; see jobs/README.md
-# and docs/SLURM.md for why each step and each slurm.conf line is there.
+# Shared by jobs/slurm-local-up, jobs/slurm-local-down and jobs/slurm-local-fault (sourced, not run).
+# A real Slurm 22.05 (munged, slurmctld, one slurmd or several on one host) on this machine; see
+# jobs/README.md and docs/SLURM.md for why each step and each slurm.conf line is there.
 
 # ---- locations (environment overrides) -----------------------------------------------------
 IB_SLURM_CONF_DIR=${IB_SLURM_CONF_DIR:-/etc/slurm}
@@ -16,7 +16,8 @@ IB_SLURM_PARTITION=${IB_SLURM_PARTITION:-debug}
 
 IB_CONF=$IB_SLURM_CONF_DIR/slurm.conf
 IB_CTLD_PIDFILE=$IB_SLURM_RUN_DIR/slurmctld.pid
-IB_SLURMD_PIDFILE=$IB_SLURM_RUN_DIR/slurmd.pid
+IB_SLURMD_PIDFILE=$IB_SLURM_RUN_DIR/slurmd.pid   # one-node cluster; several nodes: slurmd-NODE.pid
+IB_NODES_FILE=$IB_SLURM_RUN_DIR/nodes            # the running cluster's node names, one a line
 IB_STATE_FILE=$IB_SLURM_RUN_DIR/munged-started   # holds the pid of a munged we started
 # munged keeps its compiled-in Debian locations.
 IB_MUNGE_KEY=/etc/munge/munge.key
@@ -94,27 +95,167 @@ ib_started_with_our_conf() {
   return 1
 }
 
-# ib_our_pids COMM PIDFILE: our live daemons called COMM (the pid file's, plus any started with
-# our config whose pid file is gone).
+# ib_our_pids COMM PIDFILE...: our live daemons called COMM (the pid files', plus any started
+# with our config whose pid file is gone or stale).
 ib_our_pids() {
-  local comm=$1 pid p out=()
-  pid=$(ib_pidfile_pid "$2")
-  ib_alive "$pid" "$comm" && out+=("$pid")
+  local comm=$1 f pid p out=()
+  shift
+  for f in "$@"; do
+    pid=$(ib_pidfile_pid "$f")
+    ib_alive "$pid" "$comm" && [[ " ${out[*]} " != *" $pid "* ]] && out+=("$pid")
+  done
   for p in $(ib_pids_named "$comm"); do
-    [[ $p == "$pid" ]] && continue
+    [[ " ${out[*]} " == *" $p "* ]] && continue
     ib_started_with_our_conf "$p" && out+=("$p")
   done
   echo "${out[*]}"
 }
 
-# ib_foreign_pids COMM PIDFILE: live daemons called COMM that these scripts did not start.
-ib_foreign_pids() {
-  local ours p out=()
-  ours=" $(ib_our_pids "$1" "$2") "
-  for p in $(ib_pids_named "$1"); do
-    [[ $ours == *" $p "* ]] || out+=("$p")
+# The pid files our slurmd may have written: slurmd.pid (one node), slurmd-NODE.pid (several).
+ib_slurmd_pidfiles() {
+  local f
+  printf '%s\n' "$IB_SLURMD_PIDFILE"
+  for f in "$IB_SLURM_RUN_DIR"/slurmd-*.pid; do [[ -e $f ]] && printf '%s\n' "$f"; done
+  return 0
+}
+ib_our_slurmds() {
+  local -a files=()
+  mapfile -t files < <(ib_slurmd_pidfiles)
+  ib_our_pids slurmd "${files[@]}"
+}
+
+# ---- nodes of a running cluster --------------------------------------------------------------
+# Node names are data from a file: only plain names are accepted.
+ib_node_name_ok() { [[ $1 =~ ^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$ ]]; }
+
+# The node names slurm-local-up wrote for the running cluster, one a line; 1 if there is none or
+# the file holds anything but plain names.
+ib_cluster_nodes() {
+  local -a names=()
+  local n
+  [[ -r $IB_NODES_FILE ]] || return 1
+  mapfile -t names <"$IB_NODES_FILE" 2>/dev/null || return 1
+  [[ ${#names[@]} -ge 1 ]] || return 1
+  for n in "${names[@]}"; do ib_node_name_ok "$n" || return 1; done
+  printf '%s\n' "${names[@]}"
+}
+
+# ib_node_pidfile NODE: where NODE's slurmd writes its pid (SlurmdPidFile, %n = NODE when the
+# cluster has several nodes).
+ib_node_pidfile() {
+  local count
+  count=$(ib_cluster_nodes | wc -l)
+  if [[ $count -le 1 ]]; then echo "$IB_SLURMD_PIDFILE"; else echo "$IB_SLURM_RUN_DIR/slurmd-$1.pid"; fi
+}
+
+# ib_node_slurmd NODE: the pid of our live slurmd (running or stopped) serving NODE, or nothing.
+# The pid file first; else one of ours started with "-N NODE" (a pid file can be stale or gone).
+ib_node_slurmd() {
+  local node=$1 pid p i
+  local -a a=()
+  pid=$(ib_pidfile_pid "$(ib_node_pidfile "$node")")
+  if ib_alive "$pid" slurmd && ib_started_with_our_conf "$pid"; then echo "$pid"; return 0; fi
+  for p in $(ib_our_slurmds); do
+    { mapfile -d '' -t a <"/proc/$p/cmdline"; } 2>/dev/null || continue
+    for ((i = 0; i + 1 < ${#a[@]}; i++)); do
+      [[ ${a[i]} == -N && ${a[i + 1]} == "$node" ]] && { echo "$p"; return 0; }
+    done
   done
-  echo "${out[*]}"
+  return 0
+}
+
+# ---- process trees -------------------------------------------------------------------------
+# ib_proc_state PID -> "STATE PPID STARTTIME" from /proc/PID/stat (fields 3, 4 and 22; the
+# command name in field 2 may hold spaces and parentheses, so cut after its last ") ").
+ib_proc_state() {
+  local st
+  { read -r st <"/proc/$1/stat"; } 2>/dev/null || return 1
+  st=${st##*) }
+  local -a f
+  read -r -a f <<<"$st"
+  echo "${f[0]} ${f[1]} ${f[19]}"
+}
+
+# ib_proc_id PID -> "PID:COMM:STARTTIME", an identity a reused pid cannot have; 1 if PID is gone
+# or a zombie.
+ib_proc_id() {
+  local c s
+  { read -r c <"/proc/$1/comm"; } 2>/dev/null || return 1
+  s=$(ib_proc_state "$1") || return 1
+  [[ ${s%% *} != Z && ${s%% *} != X ]] || return 1
+  echo "$1:$c:${s##* }"
+}
+ib_id_alive() { [[ $(ib_proc_id "${1%%:*}" 2>/dev/null) == "$1" ]]; }
+
+# ib_descendants PID...: every live descendant of the PIDs (not the PIDs themselves), found by
+# walking the parent links of /proc/*/stat.
+ib_descendants() {
+  local f pid s
+  local -A kids=()
+  local -a queue=("$@")
+  for f in /proc/[0-9]*/stat; do # no subshell per process: this runs over every process
+    { read -r s <"$f"; } 2>/dev/null || continue
+    pid=${f#/proc/}
+    pid=${pid%/stat}
+    s=${s##*) } # "STATE PPID ..."
+    s=${s#* }
+    kids[${s%% *}]+=" $pid"
+  done
+  while ((${#queue[@]})); do
+    pid=${queue[0]}
+    queue=("${queue[@]:1}")
+    for s in ${kids[$pid]:-}; do
+      echo "$s"
+      queue+=("$s")
+    done
+  done
+}
+
+# ib_stop_kill_tree PID...: SIGSTOP the PIDs and all their descendants (again until no new
+# descendant appears, so nothing forks away), then SIGKILL them all and wait (at most 10 s)
+# until they are gone; zombies count as gone. Every pid is signalled only while its identity
+# (comm and start time, taken when it was first seen) still holds. Sets IB_TREE_IDS to the
+# identities seen (PID:COMM:START) and IB_TREE_KILL_US to when SIGKILL was sent; 1 if something
+# survived.
+ib_stop_kill_tree() {
+  local p id round new end
+  local -a left=()
+  local -A seen=()
+  IB_TREE_IDS=()
+  for p in "$@"; do
+    id=$(ib_proc_id "$p") || continue
+    [[ -n ${seen[$p]:-} ]] && continue
+    seen[$p]=$id
+    IB_TREE_IDS+=("$id")
+    kill -STOP "$p" 2>/dev/null || true
+  done
+  for ((round = 0; round < 20; round++)); do
+    new=0
+    for p in $(ib_descendants "${!seen[@]}"); do
+      [[ -n ${seen[$p]:-} ]] && continue
+      id=$(ib_proc_id "$p") || continue
+      seen[$p]=$id
+      IB_TREE_IDS+=("$id")
+      kill -STOP "$p" 2>/dev/null || true
+      new=1
+    done
+    ((new)) || break
+  done
+  IB_TREE_KILL_US=$(ib_now_us)
+  for id in "${IB_TREE_IDS[@]}"; do
+    ib_id_alive "$id" && kill -KILL "${id%%:*}" 2>/dev/null
+  done
+  end=$(( $(ib_now_us) + 10 * 1000000 ))
+  while :; do
+    left=()
+    for id in "${IB_TREE_IDS[@]}"; do ib_id_alive "$id" && left+=("$id"); done
+    ((${#left[@]} == 0)) && return 0
+    if (( $(ib_now_us) >= end )); then
+      ib_warn "still alive 10 s after SIGKILL: ${left[*]}"
+      return 1
+    fi
+    sleep 0.05
+  done
 }
 
 ib_describe_pid() { # PID -> "pid N: command line"
@@ -145,11 +286,12 @@ ib_wait_dead() {
 }
 
 # ib_stop_pids COMM PID...: SIGTERM, wait (bounded), then SIGKILL. Only pids that are alive and
-# named COMM are signalled.
+# named COMM are signalled. SIGCONT first: a SIGSTOPped daemon (slurm-local-fault partition)
+# would leave SIGTERM pending for ever.
 ib_stop_pids() {
   local comm=$1 p
   shift
-  for p in "$@"; do ib_alive "$p" "$comm" && kill -TERM "$p" 2>/dev/null; done
+  for p in "$@"; do ib_alive "$p" "$comm" && kill -CONT "$p" 2>/dev/null && kill -TERM "$p" 2>/dev/null; done
   ib_wait_dead 10 "$comm" "$@" && return 0
   for p in "$@"; do
     if ib_alive "$p" "$comm"; then
@@ -192,17 +334,76 @@ ib_log_tails() { # to stderr
   return 0
 }
 
+# ---- slurmstepd of this cluster ---------------------------------------------------------------
+# Each slurmstepd listens on a unix socket that it binds in its slurmd's spool dir, named
+# NODE_JOBID.STEPID (SlurmdSpoolDir: SPOOL/slurmd here, SPOOL/slurmd/NODE with several nodes;
+# the batch step is 4294967291). Only a slurmd with our slurm.conf uses that dir, so a slurmstepd
+# holding such a socket is ours, and the name tells its node and job. The kernel keeps the bound
+# name after the file is deleted, so this also finds a step that outlived a restart's wipe.
+# A slurmstepd that has not bound its socket yet (it is being launched) is a descendant of its
+# slurmd and is found by walking slurmd's process tree instead.
+
+# ib_our_stepds: "PID NODE JOBID" for each live slurmstepd of ours.
+ib_our_stepds() {
+  local prefix=$IB_SLURM_SPOOL_DIR/slurmd/ inode path pid fd link base
+  local -A sock=()
+  while read -r _ _ _ _ _ _ inode path; do
+    [[ $path == "$prefix"* ]] && sock[$inode]=$path
+  done </proc/net/unix
+  ((${#sock[@]})) || return 0
+  for pid in $(ib_pids_named slurmstepd); do
+    for fd in /proc/"$pid"/fd/*; do
+      link=$(readlink "$fd" 2>/dev/null) || continue
+      [[ $link =~ ^socket:\[([0-9]+)\]$ ]] || continue
+      path=${sock[${BASH_REMATCH[1]}]:-}
+      [[ -n $path ]] || continue
+      base=${path##*/}
+      if [[ $base =~ ^(.+)_([0-9]+)\.[0-9]+$ ]]; then
+        echo "$pid ${BASH_REMATCH[1]} ${BASH_REMATCH[2]}"
+        break
+      fi
+    done
+  done
+}
+
+# ib_stepd_cmd_job PID: the job id in a slurmstepd's command line "slurmstepd: [JOBID.STEP]".
+ib_stepd_cmd_job() {
+  local -a a=()
+  { mapfile -d '' -t a <"/proc/$1/cmdline"; } 2>/dev/null || return 1
+  [[ ${a[0]:-} =~ ^slurmstepd:\ \[([0-9]+)\. ]] || return 1
+  echo "${BASH_REMATCH[1]}"
+}
+
 # ---- stopping ------------------------------------------------------------------------------
 # Stop everything these scripts started: cancel all jobs and wait (bounded) until none is
-# running or completing, scontrol shutdown, then stop whatever is left by pid, munged last
-# (only if we started it). Returns 1 if something could not be stopped.
+# running or completing, scontrol shutdown, then stop whatever is left by pid, then the
+# slurmstepd (and their process trees) that a fault left behind, munged last (only if we
+# started it). Returns 1 if something could not be stopped.
 ib_stop_cluster() {
-  local ctld sd mg jobs end left rc=0
+  local ctld sd mg jobs end left rc=0 p st n j
+  local -a stepds=()
   ctld=$(ib_our_pids slurmctld "$IB_CTLD_PIDFILE")
-  sd=$(ib_our_pids slurmd "$IB_SLURMD_PIDFILE")
+  sd=$(ib_our_slurmds)
   mg=$(ib_our_munged)
 
+  # A SIGSTOPped slurmd (slurm-local-fault partition) can neither finish its jobs nor shut down.
+  for p in $sd; do
+    st=$(ib_proc_state "$p") || continue
+    if [[ ${st%% *} == [Tt] ]]; then
+      ib_say "continuing the stopped slurmd (pid $p) so that it can shut down"
+      kill -CONT "$p" 2>/dev/null || true
+    fi
+  done
+
   if [[ -n $ctld ]] && ib_munged_alive && ib_ctld_up; then
+    # A node whose slurmd is dead (slurm-local-fault node-loss) would keep its cancelled jobs
+    # completing until SlurmdTimeout marks it down; mark it down now.
+    while read -r n; do
+      [[ -n $n && -z $(ib_node_slurmd "$n") ]] || continue
+      ib_say "node $n has no slurmd; marking it down"
+      timeout 10 scontrol update nodename="$n" state=down reason=slurm-local-down >/dev/null 2>&1 ||
+        ib_warn "could not mark node $n down"
+    done < <(ib_cluster_nodes || true)
     # Every job, whoever submitted it (%F: the array's id, or the job's own id).
     jobs=$(timeout 15 squeue -h -o %F 2>/dev/null | sort -u | paste -sd' ') || jobs=
     if [[ -n $jobs ]]; then
@@ -232,6 +433,21 @@ ib_stop_cluster() {
   [[ -z $ctld ]] || ib_stop_pids slurmctld $ctld || rc=1
   # shellcheck disable=SC2086
   [[ -z $sd ]] || ib_stop_pids slurmd $sd || rc=1
+  # Steps of this cluster that outlived it: a job on a node whose slurmd died, or one that
+  # did not end in time. Their slurmd is gone, so nothing else would ever stop them.
+  stepds=()
+  while read -r p n j; do
+    [[ -n $p ]] || continue
+    ib_say "left-over slurmstepd $p (node $n, job $j)"
+    stepds+=("$p")
+  done < <(ib_our_stepds)
+  if ((${#stepds[@]})); then
+    if ib_stop_kill_tree "${stepds[@]}"; then
+      ib_say "killed ${#IB_TREE_IDS[@]} process(es): the left-over slurmstepd and their descendants"
+    else
+      rc=1
+    fi
+  fi
   if [[ -n $mg ]]; then
     ib_stop_pids munged "$mg" || rc=1
   fi
@@ -240,8 +456,14 @@ ib_stop_cluster() {
 }
 
 ib_remove_stale_pidfiles() {
+  local f
   ib_alive "$(ib_pidfile_pid "$IB_CTLD_PIDFILE")" slurmctld || rm -f "$IB_CTLD_PIDFILE"
-  ib_alive "$(ib_pidfile_pid "$IB_SLURMD_PIDFILE")" slurmd || rm -f "$IB_SLURMD_PIDFILE"
+  while read -r f; do
+    ib_alive "$(ib_pidfile_pid "$f")" slurmd || rm -f "$f"
+  done < <(ib_slurmd_pidfiles)
+  if [[ -z $(ib_our_pids slurmctld "$IB_CTLD_PIDFILE") && -z $(ib_our_slurmds) ]]; then
+    rm -f "$IB_NODES_FILE"
+  fi
   [[ -n $(ib_our_munged) ]] || rm -f "$IB_STATE_FILE"
   if [[ -e $IB_MUNGE_PIDFILE ]] && ! ib_alive "$(ib_pidfile_pid "$IB_MUNGE_PIDFILE")" munged; then
     rm -f "$IB_MUNGE_PIDFILE" "$IB_MUNGE_RUN/munge.socket.2" "$IB_MUNGE_RUN/munge.socket.2.lock"
