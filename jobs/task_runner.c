@@ -215,7 +215,8 @@ static void waiter_waiting(void *arg, const ib_claim *holder) {
         w->written = ib_claim_write_self(w->path, &e) == 0;
         w->last = now;
     } else if (w->beat > 0 && now - w->last >= w->beat) {
-        (void)utimensat(AT_FDCWD, w->path, NULL, AT_SYMLINK_NOFOLLOW);
+        ib_err e; /* a third copy that stopped waiting took the note away: it is written again */
+        if (utimensat(AT_FDCWD, w->path, NULL, AT_SYMLINK_NOFOLLOW) != 0) w->written = ib_claim_write_self(w->path, &e) == 0;
         w->last = now;
     }
 }
@@ -223,8 +224,19 @@ static void waiter_waiting(void *arg, const ib_claim *holder) {
 static void waiter_done(void *arg, int taken) {
     (void)taken;
     waiter_note *w = arg;
-    if (w->written) unlink(w->path);
+    ib_claim note;
+    char self[512], host[256] = "";
+    ib_claim_describe_self(self, sizeof self);
+    (void)sscanf(self, "host=%255s", host);
+    /* only its own note: another copy may be waiting too */
+    if (w->written && ib_claim_read(w->path, &note, NULL) == 0 && note.pid == (long)getpid() && !strcmp(note.host, host))
+        unlink(w->path);
     w->written = 0;
+}
+
+static int waiter_stop(void *arg) {
+    (void)arg;
+    return rt_stop != 0;
 }
 
 /* Claim task t (its lock tasks/NNNN.lock): two runners given the same index (a requeued array
@@ -239,7 +251,7 @@ static int claim_task(const sweep *sw, const sweep_task *t, int wait_s, int *loc
     snprintf(subject, sizeof subject, "task %d (%s)", t->index, t->dir);
     waiter_note w = {.beat = ib_claim_beat_s()};
     sweep_path(sw, w.path, sizeof w.path, "tasks/%04d.waiter", t->index);
-    ib_lock_wait_report report = {waiter_waiting, waiter_done, &w};
+    ib_lock_wait_report report = {waiter_waiting, waiter_done, waiter_stop, &w};
     ib_err busy;
     *lock_fd = ib_lock_file_wait(lock, subject, "initbench task runner", wait_s, &report, &busy);
     if (*lock_fd < 0) {
@@ -274,6 +286,10 @@ static int run_tasks(const sweep *sw, const int *idx, int k, const char *self, i
         int claim = -1;
         if (claim_task(sw, t, wait_s, &claim, err)) return err->code;
         if (claim < 0) {
+            if (rt_stop) { /* stopped while it waited for another copy */
+                interrupted = 1;
+                break;
+            }
             busy++;
             continue;
         }

@@ -370,6 +370,13 @@ sweep_kill)
     "$ib" sweep status "$tmp/same" >"$tmp/st" 2>&1
     grep -q "running twice" "$tmp/st" && grep -q "pid $pid2" "$tmp/st" && ok "status: running twice, one copy waiting" \
       || fail "status while a copy waits: $(cat "$tmp/st")"
+    # a stop signal ends a wait at once: exit 75 (interrupted), nothing written for the task
+    "$ib" sweep run-task "$tmp/same" 0 --threads 1 2>"$tmp/err3" & pid3=$!
+    for _ in $(seq 200); do grep -q "waiting up to" "$tmp/err3" && break; sleep 0.05; done
+    kill -TERM $pid3; t0=$(date +%s%N)
+    wait $pid3; rc=$?
+    [ $rc -eq 75 ] && [ $(( ($(date +%s%N) - t0) / 1000000 )) -lt 3000 ] && grep -q "stopped by a signal while waiting" "$tmp/err3" \
+      && ok "SIGTERM ends a wait for another copy at once (exit 75)" || fail "stopped waiter: rc $rc $(cat "$tmp/err3")"
     wait $pid && ok "the first runner finished" || fail "first runner"
     wait $pid2; rc=$?
     [ $rc -eq 0 ] && grep -q "is held by another initbench task runner (host [^,]*, pid $pid)" "$tmp/err2" \

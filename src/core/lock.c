@@ -480,6 +480,11 @@ int ib_lock_file_wait(const char *lock_path, const char *subject, const char *wh
                     subject, words, now - seen_since, IB_CLAIM_STALE_BEATS, beat);
             continue;
         }
+        if (report && report->stop && report->stop(report->arg)) {
+            ib_fail(err, IB_EXIT_USAGE, "%s: stopped by a signal while waiting for another %s (%s)", subject, what, words);
+            if (report->done) report->done(report->arg, 0);
+            return -1;
+        }
         if (now - t0 >= wait_s) {
             ib_fail(err, IB_EXIT_USAGE, "%s is still held by another %s (%s) after waiting %d s; its heartbeat goes on",
                     subject, what, words, wait_s);

@@ -50,10 +50,12 @@ int ib_lock_wait_s(int dflt);
 int ib_lock_file(const char *lock_path, const char *subject, const char *what, ib_err *err);
 
 /* Told while a lock waits: waiting(arg, holder) about every half second (holder NULL when its
- * claim cannot be read), done(arg, taken) once at the end. Either may be NULL. */
+ * claim cannot be read), done(arg, taken) once at the end; stop(arg) nonzero ends the wait at
+ * once, unlocked (a stop signal came). Any of them may be NULL. */
 typedef struct ib_lock_wait_report {
     void (*waiting)(void *arg, const ib_claim *holder);
     void (*done)(void *arg, int taken);
+    int (*stop)(void *arg);
     void *arg;
 } ib_lock_wait_report;
 
