@@ -195,6 +195,34 @@ nolock)
   LD_PRELOAD=$shim IB_LOCK=claim "$ib" train --steps 60 --eval-every 10 $small --progress none --out "$tmp/d" 2>"$tmp/err"; rc=$?
   [ $rc -eq 0 ] && grep -Eq "taking over the claim.*its process (is gone|has ended)" "$tmp/err" \
     && ok "the stale claim is taken over: $(grep -o 'taking over.*' "$tmp/err")" || fail "stale claim: rc $rc $(cat "$tmp/err")"
+  # the heartbeat end to end, with claims alone deciding as across nodes whose flock is node-local:
+  # a frozen run (SIGSTOP) stops beating; a second one that waits (IB_LOCK_WAIT) proves it gone
+  # after 6 beats and takes over from its checkpoint; the first, thawed, finds its claim taken and
+  # exits 76 writing nothing more; the result is bitwise that of an uninterrupted run
+  hargs="--steps 200 --eval-every 20 --checkpoint-every 20 $small --progress none"
+  "$ib" train $hargs --out "$tmp/href" 2>/dev/null || fail "reference run"
+  export IB_CLAIM_BEAT=1
+  LD_PRELOAD=$shim IB_LOCK=claim "$ib" train $hargs --out "$tmp/h" 2>"$tmp/err_a" & a=$!
+  for _ in $(seq 1200); do [ -s "$tmp/h/checkpoint.safetensors" ] && break; sleep 0.05; done
+  kill -STOP $a
+  [ -s "$tmp/h/checkpoint.safetensors" ] && ok "the first run froze after its checkpoint" || fail "no checkpoint to freeze after"
+  t0=$(date +%s%N)
+  LD_PRELOAD=$shim IB_LOCK=claim IB_LOCK_WAIT=60 "$ib" train $hargs --out "$tmp/h" 2>"$tmp/err_b"; rc=$?
+  waited=$(( ($(date +%s%N) - t0) / 1000000 ))
+  [ $rc -eq 0 ] && grep -q "has not had a heartbeat for" "$tmp/err_b" && grep -q "taking over the claim of host [^,]*, pid $a" "$tmp/err_b" \
+    && grep -q "resuming .* from its checkpoint" "$tmp/err_b" \
+    && ok "a waiting run took over the frozen one's claim after its heartbeat stopped and resumed (${waited} ms in all)" \
+    || fail "takeover: rc $rc $(cat "$tmp/err_b")"
+  snap=$(cd "$tmp/h" && find . -type f -newer "$tmp/err_b" | sort; md5sum params.safetensors run.json curve.csv 2>/dev/null)
+  kill -CONT $a
+  wait $a; rc=$?
+  [ $rc -eq 76 ] && grep -q "lost the claim" "$tmp/err_a" && ok "the thawed run found its claim taken and stopped with 76" \
+    || fail "thawed run: rc $rc $(cat "$tmp/err_a")"
+  [ "$snap" = "$(cd "$tmp/h" && find . -type f -newer "$tmp/err_b" | sort; md5sum params.safetensors run.json curve.csv 2>/dev/null)" ] \
+    && ok "and wrote nothing" || fail "the thawed run changed files"
+  cmp -s "$tmp/href/params.safetensors" "$tmp/h/params.safetensors" && cmp -s <(cut -d, -f1-4 "$tmp/href/curve.csv") <(cut -d, -f1-4 "$tmp/h/curve.csv") \
+    && ok "parameters and curve bitwise those of an uninterrupted run" || fail "the taken-over run differs from the reference"
+  unset IB_CLAIM_BEAT
   finish ;;
 
 memory)

@@ -262,6 +262,14 @@ static void beat_start(void) {
     pthread_attr_destroy(&at);
 }
 
+int ib_lock_lost(void) {
+    char path[4300], now[512];
+    pthread_mutex_lock(&held_mu);
+    int lost = find_lost(path, sizeof path, now, sizeof now, 0);
+    pthread_mutex_unlock(&held_mu);
+    return lost;
+}
+
 void ib_lock_check_held(void) {
     char path[4300], now[512];
     pthread_mutex_lock(&held_mu);

@@ -84,9 +84,11 @@ void ib_claim_describe_self(char *buf, size_t len);
 /* "host H, pid P, Slurm job J", for messages. */
 void ib_claim_words(const ib_claim *c, char *buf, size_t len);
 
-/* Before writing anything final: if a claim this process holds is no longer its own, stop now
- * (IB_EXIT_LOST), as the heartbeat would at its next beat. */
+/* If a claim this process holds is no longer its own, stop now (IB_EXIT_LOST), as the heartbeat
+ * would at its next beat. Every atomic write (util.h) checks this before it publishes its file. */
 void ib_lock_check_held(void);
+/* Whether a claim this process holds is no longer its own (without stopping). */
+int ib_lock_lost(void);
 /* Called just before a process that lost its claim exits (the task runner stops its train). */
 void ib_lock_on_lost(void (*hook)(void));
 

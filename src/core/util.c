@@ -1,5 +1,6 @@
 #define _GNU_SOURCE /* mkostemp */
 #include "util.h"
+#include "lock.h"
 
 #include <errno.h>
 #include <ctype.h>
@@ -150,6 +151,11 @@ int ib_atomic_commit(ib_atomic_file *af, ib_err *err) {
     if (!failed && fsync(fileno(af->fp)) != 0 && errno != EINVAL) { failed = 1; saved = errno; }
     if (fclose(af->fp) != 0 && !failed) { failed = 1; saved = errno; }
     af->fp = NULL;
+    /* a copy whose claim another copy took over publishes nothing (lock.h): it stops here */
+    if (!failed && ib_lock_lost()) {
+        unlink(af->tmp_path);
+        ib_lock_check_held();
+    }
     if (!failed && rename(af->tmp_path, af->path) != 0) { failed = 1; saved = errno; }
     if (failed) {
         unlink(af->tmp_path);

@@ -282,7 +282,6 @@ static int train_loop(run_ctx *c, ib_err *err) {
         if (step == steps) break;
         if (stop_signal || (cfg->checkpoint_every > 0 && step > c->first_step && step % cfg->checkpoint_every == 0)) {
             ls->step = step;
-            ib_lock_check_held(); /* a copy that lost the run to another writes nothing more */
             if ((rc = ib_checkpoint_save(c->out, &c->t, c->config_text, ls, err))) break;
             if (stop_signal) {
                 c->status = "interrupted";
@@ -319,7 +318,6 @@ static int run_result(run_ctx *c, int rc, ib_train_result *res, ib_err *err) {
     if (!rc && !interrupted) { /* the checkpoint goes only once the final run.json is durable */
         char path[4200];
         snprintf(path, sizeof path, "%s/params.safetensors", c->out);
-        ib_lock_check_held();
         rc = ib_save_params(&c->t.net, path, c->cfg, steps_done, err);
     }
     res->wall_s = ib_now() - c->t0;
@@ -446,7 +444,6 @@ int ib_train_run(const ib_train_config *cfg, const ib_dataset *ds, const char *o
         rc = run_result(&c, rc, res, err);
         run_json_finish(&c, rc, res, err);
         ib_err err2;
-        ib_lock_check_held();
         int rc2 = ib_rundir_write_json(out, "run.json", c.run, rc ? &err2 : err);
         if (!rc) rc = rc2;
         if (!rc && !res->interrupted_by) remove_checkpoint(out);
