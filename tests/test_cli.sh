@@ -383,6 +383,17 @@ sweep_kill)
       && grep -q "already complete" "$tmp/err2" && ok "the waiting copy named the holder and exited 0: already complete" \
       || fail "waiting runner: rc $rc $(cat "$tmp/err2")"
     [ ! -e "$tmp/same/tasks/0000.waiter" ] && ok "the waiter note is gone" || fail "waiter note left"
+    # a waiter whose holder's heartbeat has stopped (a holder on another node, its claim an hour
+    # old; the waiter this shell, alive): "waiting on copy"
+    st22=$(sed 's/.*) //' /proc/$$/stat | cut -d' ' -f20)
+    printf 'host=%s pid=%s start=%s job=- beat=1\n' "$(hostname)" $$ "$st22" >"$tmp/same/tasks/0000.waiter"
+    printf 'host=node-x.cluster pid=7 start=1 job=- beat=1\n' >"$tmp/same/tasks/0000.lock.claim"
+    touch -d '1 hour ago' "$tmp/same/tasks/0000.lock.claim"
+    rm -f "$tmp/same/runs/"*/run.json
+    "$ib" sweep status "$tmp/same" >"$tmp/st2" 2>&1
+    grep -q "waiting on copy: the copy of host [^,]*, pid $$ waits for the copy of host node-x.cluster, pid 7 (its heartbeat has stopped)" "$tmp/st2" \
+      && ok "status: waiting on a copy whose heartbeat stopped" || fail "status, stale holder: $(cat "$tmp/st2")"
+    rm -f "$tmp/same/tasks/0000.waiter" "$tmp/same/tasks/0000.lock.claim"
     grep -q '"status":[[:space:]]*"complete"' "$tmp/same/tasks/0000.json" && ok "task record says complete" \
       || fail "record: $(cat "$tmp/same/tasks/0000.json")"
   else
