@@ -8,6 +8,20 @@ DOWN=$SRC/jobs/slurm-local-down
 PATH=$PATH:/usr/sbin:/sbin # slurmctld, slurmd and munged live in sbin
 
 skip() { echo "SKIP: $*"; exit 77; }
+
+# Seconds (3 decimals) since a time in microseconds (ib_now_us), and a header line per step with
+# the seconds since slurm_test_setup.
+secs_since() { local d=$(( $(ib_now_us) - $1 )); printf '%d.%03d' $((d / 1000000)) $((d % 1000000 / 1000)); }
+step() { printf '== [%5.1f s] %s\n' "$(secs_since "$T_ALL")" "$*"; }
+# until_true TIMEOUT_S WHAT CMD...: poll CMD every 0.1 s; fail naming WHAT after TIMEOUT_S.
+until_true() {
+  local secs=$1 end=$(( $(ib_now_us) + $1 * 1000000 )) what=$2
+  shift 2
+  until "$@"; do
+    (( $(ib_now_us) < end )) || fail "timed out after $secs s waiting for: $what"
+    sleep 0.1
+  done
+}
 fail() {
   echo "FAIL: $*" >&2
   exit 1
@@ -53,6 +67,7 @@ slurm_test_setup() {
     fi
   done
   STARTED=0
+  T_ALL=$(ib_now_us)
   trap _slurm_test_cleanup EXIT
 }
 

@@ -30,18 +30,6 @@ export INITBENCH_JOBS_DIR=$SRC/jobs
 # Claims beat every second here (10 s by default): sbatch passes the environment on to the jobs.
 export IB_CLAIM_BEAT=1
 
-T_ALL=$(ib_now_us)
-secs_since() { local d=$(( $(ib_now_us) - $1 )); printf '%d.%01d' $((d / 1000000)) $((d % 1000000 / 100000)); }
-step() { printf '== [%5.1f s] %s\n' "$(secs_since "$T_ALL")" "$*"; }
-# until_true TIMEOUT_S WHAT CMD...: poll CMD every 0.2 s.
-until_true() {
-  local secs=$1 end=$(( $(ib_now_us) + $1 * 1000000 )) what=$2
-  shift 2
-  until "$@"; do
-    (( $(ib_now_us) < end )) || fail "timed out after $secs s waiting for: $what"
-    sleep 0.2
-  done
-}
 # A timeline: mark NAME prints the seconds since the fault's start (T_FAULT).
 mark() { printf '   t=%6.1f s  %s\n' "$(secs_since "$T_FAULT")" "$*"; }
 

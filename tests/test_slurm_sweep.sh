@@ -28,9 +28,6 @@ slurm_test_require python3 setsid
 slurm_test_setup test_slurm_sweep ib-slurm-sweep 20 '*/slurm/logs/*' 15
 export INITBENCH_JOBS_DIR=$SRC/jobs
 
-T_ALL=$(ib_now_us)
-step() { printf '== [%5.1f s] %s\n' "$(secs_since "$T_ALL")" "$*"; }
-secs_since() { local d=$(( $(ib_now_us) - $1 )); printf '%d.%03d' $((d / 1000000)) $((d % 1000000 / 1000)); }
 
 SMALL="--train-size 2000 --test-size 500 --eval-batch 250 --eval-every 25"
 
@@ -56,15 +53,6 @@ queue_empty_wait() {
     check_node
     (( $(ib_now_us) < end )) || fail "queue not empty after $1 s: $(tr '\n' ';' <<<"$q")"
     sleep 0.5
-  done
-}
-# until_true TIMEOUT_S WHAT CMD...: poll CMD every 0.1 s.
-until_true() {
-  local secs=$1 end=$(( $(ib_now_us) + $1 * 1000000 )) what=$2
-  shift 2
-  until "$@"; do
-    (( $(ib_now_us) < end )) || fail "timed out after $secs s waiting for: $what"
-    sleep 0.1
   done
 }
 # status_incomplete DIR WHAT: `sweep status DIR` must exit 3 (not all tasks complete); shows its
