@@ -164,7 +164,9 @@ static pthread_mutex_t held_mu = PTHREAD_MUTEX_INITIALIZER;
 static pid_t beat_pid; /* the process whose heartbeat thread runs (0: none) */
 static void (*lost_hook)(void);
 
-static int read_small(const char *path, char *buf, size_t len) {
+/* mtime (optional) from the open file: on NFS, open revalidates the attributes (close-to-open),
+ * where a stat of the path may answer from a cache up to a minute old and hide a heartbeat. */
+static int read_small_mtime(const char *path, char *buf, size_t len, struct timespec *mtime) {
     int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0) return -1;
     struct stat st;
@@ -172,8 +174,11 @@ static int read_small(const char *path, char *buf, size_t len) {
     close(fd);
     if (n < 0) return -1;
     buf[n] = 0;
+    if (mtime) *mtime = st.st_mtim;
     return 0;
 }
+
+static int read_small(const char *path, char *buf, size_t len) { return read_small_mtime(path, buf, len, NULL); }
 
 /* Remove the claim only while it is still ours (a stale-claim breaker may have replaced it). */
 static void drop_claim(struct held *h) {
@@ -359,13 +364,12 @@ static int lock_attempt(const char *lock_path, const char *subject, const char *
     if (!have_flock) {
         int e = errno;
         if (e == EWOULDBLOCK || e == EINTR) {
-            struct stat cst;
             b->by_flock = 1;
-            if (read_small(claim_path, holder_text, sizeof holder_text) == 0 && claim_parse(holder_text, &other) == 0) {
+            if (read_small_mtime(claim_path, holder_text, sizeof holder_text, &b->mtime) == 0 &&
+                claim_parse(holder_text, &other) == 0) {
                 claim_words(&other, words, sizeof words);
                 b->known = 1, b->holder = other;
                 snprintf(b->text, sizeof b->text, "%s", holder_text);
-                if (lstat(claim_path, &cst) == 0) b->mtime = cst.st_mtim;
             } else {
                 snprintf(words, sizeof words, "holder unknown");
             }
@@ -398,7 +402,8 @@ static int lock_attempt(const char *lock_path, const char *subject, const char *
             return -1;
         }
         struct stat cst;
-        int readable = read_small(claim_path, holder_text, sizeof holder_text) == 0;
+        struct timespec mtime = {0, 0};
+        int readable = read_small_mtime(claim_path, holder_text, sizeof holder_text, &mtime) == 0;
         int planted = !readable && lstat(claim_path, &cst) == 0 && !S_ISREG(cst.st_mode);
         if ((readable && claim_parse(holder_text, &other) != 0) || planted) {
             close(fd);
@@ -413,7 +418,7 @@ static int lock_attempt(const char *lock_path, const char *subject, const char *
             claim_words(&other, words, sizeof words);
             b->known = 1, b->holder = other;
             snprintf(b->text, sizeof b->text, "%s", holder_text);
-            if (lstat(claim_path, &cst) == 0) b->mtime = cst.st_mtim;
+            b->mtime = mtime;
             close(fd);
             ib_fail(err, IB_EXIT_USAGE,
                     "%s is claimed by another %s (%s) that may still be running (%s); if it is gone, remove %s",
@@ -537,9 +542,9 @@ void ib_unlock(int fd) {
 
 int ib_claim_read(const char *path, ib_claim *c, double *age_s) {
     char text[512];
-    struct stat st;
-    if (read_small(path, text, sizeof text) != 0 || claim_parse(text, c) != 0 || lstat(path, &st) != 0) return -1;
-    if (age_s) *age_s = difftime(time(NULL), st.st_mtim.tv_sec);
+    struct timespec mtime;
+    if (read_small_mtime(path, text, sizeof text, &mtime) != 0 || claim_parse(text, c) != 0) return -1;
+    if (age_s) *age_s = difftime(time(NULL), mtime.tv_sec);
     return 0;
 }
 
