@@ -91,7 +91,7 @@ static void fc_weight_grad(int batch, int in, int out, const float *dy, const fl
         const int r0 = b * FC_DW_ROWS, rows = out - r0 < FC_DW_ROWS ? out - r0 : FC_DW_ROWS;
         float *block = dw + (size_t)r0 * in;
         sgemm1(CblasTrans, CblasNoTrans, rows, in, batch, dy + r0, out, x, in, 0.0f, block, in);
-        if (opt) ib_cpu_optim_apply_rows(opt, block, 1, (size_t)rows * in, 0);
+        if (opt) ib_cpu_optim_apply_range(opt, block, (size_t)rows * in);
     }
 }
 
@@ -342,7 +342,7 @@ static void blas_fc_backward_update(ib_backend *be, int batch, int in, int out, 
         for (int n = 0; n < batch; n++) acc += dy[(size_t)n * out + o];
         db[o] = acc;
     }
-    ib_cpu_optim_apply_rows(opt, db, 1, (size_t)out, (size_t)out);
+    ib_cpu_optim_apply_range(opt, db, (size_t)out);
     fc_weight_grad(batch, in, out, dy, x, dw, opt);
 }
 

@@ -25,11 +25,11 @@ void ib_ref_softmax_xent(ib_backend *be, int batch, int classes, const float *lo
                          const int32_t *labels, float grad_scale, float *dlogits, double *loss_sum,
                          int *correct);
 /* The optimisers (optim.c): the whole-buffer step, and the serial kernel it shares with the fused
- * update, on a block of `rows` rows of `cols` gradients at stride ld
- * whose state sits at the same places in opt's parallel arrays. */
+ * update, on the n contiguous gradients at grad, a range of opt->grad whose state sits at the
+ * same places in opt's parallel arrays. */
 void ib_ref_optim_update(ib_backend *be, const ib_optim_hparams *hp, long t, size_t n, float *param,
                          const float *grad, float *m, float *v, float *update);
-void ib_cpu_optim_apply_rows(const ib_optim_step *opt, const float *grad, size_t rows, size_t cols, size_t ld);
+void ib_cpu_optim_apply_range(const ib_optim_step *opt, const float *grad, size_t n);
 
 void ib_ref_tensor_stats(ib_backend *be, const float *x, size_t n, const ib_stats_request *req,
                          ib_tensor_stats *out);

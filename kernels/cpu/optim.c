@@ -85,14 +85,11 @@ static void apply(const ib_optim_hparams *hp, const optim_scalars *s, size_t n, 
     }
 }
 
-void ib_cpu_optim_apply_rows(const ib_optim_step *opt, const float *grad, size_t rows, size_t cols, size_t ld) {
+void ib_cpu_optim_apply_range(const ib_optim_step *opt, const float *grad, size_t n) {
     const optim_scalars s = scalars_of(opt->hp, opt->t);
-    const ptrdiff_t k = grad - opt->grad; /* where this block sits in the parallel arrays */
-    for (size_t r = 0; r < rows; r++) {
-        const ptrdiff_t o = k + (ptrdiff_t)(r * ld);
-        apply(opt->hp, &s, cols, opt->param + o, opt->grad + o, opt->m ? opt->m + o : NULL, opt->v ? opt->v + o : NULL,
-              opt->update ? opt->update + o : NULL);
-    }
+    const ptrdiff_t o = grad - opt->grad; /* where this range sits in the parallel arrays */
+    apply(opt->hp, &s, n, opt->param + o, opt->grad + o, opt->m ? opt->m + o : NULL, opt->v ? opt->v + o : NULL,
+          opt->update ? opt->update + o : NULL);
 }
 
 /* Whole buffers: contiguous ranges of whole 64-byte lines per thread (an element's result does
