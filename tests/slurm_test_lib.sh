@@ -69,6 +69,8 @@ slurm_test_setup() {
   STARTED=0
   T_ALL=$(ib_now_us)
   trap _slurm_test_cleanup EXIT
+  # set -e ends a test silently on a failing command outside fail(): name the line and command
+  trap 'echo "FAIL: line $LINENO: \"$BASH_COMMAND\" exited $?" >&2' ERR
 }
 
 _slurm_test_cleanup() {
