@@ -31,7 +31,7 @@
 #endif
 
 enum op {
-    OP_CONV_FWD, OP_CONV_BWD, OP_FC_FWD, OP_FC_BWD, OP_POOL_FWD, OP_POOL_BWD, OP_ACT_FWD, OP_ACT_BWD,
+    OP_CONV_FWD, OP_CONV_BWD, OP_FC_FWD, OP_FC_BWD, OP_POOL_FWD, OP_POOL_BWD, OP_ACT_POOL_BWD, OP_ACT_FWD, OP_ACT_BWD,
     OP_DROPOUT_FWD, OP_DROPOUT_BWD, OP_XENT, OP_OPTIM, OP_STATS, OP_STEP, OP_EVAL, OP_SGEMM,
     OP_CONV_FWD_ACT, OP_CONV_ACT_POOL, OP_EVAL_FUSED, OP_SGEMM_DNNL, OP_STREAM_COPY, OP_STREAM_TRIAD,
     OP_CONV_ACT_POOL_TRAIN, OP_FC_BWD_UPDATE, OP_STEP_FUSED,
@@ -172,6 +172,11 @@ static void bm_pool(ib_bench_state *st, const bench_arg *a, ib_backend *be) {
     if (a->op == OP_POOL_FWD) {
         while (ib_bench_keep_running(st)) be->pool_forward(be, &ps, B, x, y, am);
         ib_bench_set_bytes(st, 4.0 * (nx + 2 * ny));
+    } else if (a->op == OP_ACT_POOL_BWD) { /* ReLU then pooling, as in the network: x is the act's output */
+        be->act_forward(be, IB_ACT_RELU, nx, x, x);
+        be->pool_forward(be, &ps, B, x, y, am);
+        while (ib_bench_keep_running(st)) be->act_pool_backward(be, IB_ACT_RELU, &ps, B, x, dy, am, dx);
+        ib_bench_set_bytes(st, 4.0 * (2 * nx + 2 * ny));
     } else {
         while (ib_bench_keep_running(st)) be->pool_backward(be, &ps, B, dy, am, dx);
         ib_bench_set_bytes(st, 4.0 * (nx + 2 * ny));
@@ -469,7 +474,7 @@ static void run_bench(ib_bench_state *st, void *varg) {
     switch (a->op) {
     case OP_CONV_FWD: case OP_CONV_BWD: bm_conv(st, a, be); break;
     case OP_FC_FWD: case OP_FC_BWD: case OP_FC_BWD_UPDATE: bm_fc(st, a, be); break;
-    case OP_POOL_FWD: case OP_POOL_BWD: bm_pool(st, a, be); break;
+    case OP_POOL_FWD: case OP_POOL_BWD: case OP_ACT_POOL_BWD: bm_pool(st, a, be); break;
     case OP_ACT_FWD: case OP_ACT_BWD: case OP_DROPOUT_FWD: case OP_DROPOUT_BWD: bm_elementwise(st, a, be); break;
     case OP_XENT: bm_xent(st, a, be); break;
     case OP_OPTIM: bm_optim(st, a, be); break;
@@ -613,6 +618,7 @@ int main(int argc, char **argv) {
                 add(be, OP_FC_BWD_UPDATE, l, B, "fc_bwd_update", fc_names[l]);
                 add(be, OP_POOL_FWD, l, B, "pool_fwd", pool_names[l]);
                 add(be, OP_POOL_BWD, l, B, "pool_bwd", pool_names[l]);
+                add(be, OP_ACT_POOL_BWD, l, B, "act_pool_bwd", pool_names[l]);
             }
             for (int l = 0; l < 3; l++) {
                 add(be, OP_ACT_FWD, l, B, "act_fwd", act_names[l]);

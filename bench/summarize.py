@@ -176,10 +176,9 @@ def main():
     fused = [("conv_act_pool_fwd_train", "conv1"), ("conv_act_pool_fwd_train", "conv2"), ("fc_fwd", "fc1"),
              ("act_fwd", "relu3"), ("dropout_fwd", "dropout1"), ("fc_fwd", "fc2"), ("softmax_xent", "logits"),
              ("fc_bwd_update", "fc2"), ("dropout_bwd", "dropout1"), ("act_bwd", "relu3"), ("fc_bwd_update", "fc1"),
-             ("pool_bwd", "pool2"), ("act_bwd", "relu2"), ("conv_bwd", "conv2"), ("pool_bwd", "pool1"),
-             ("act_bwd", "relu1"), ("conv_bwd", "conv1")]
+             ("act_pool_bwd", "pool2"), ("conv_bwd", "conv2"), ("act_pool_bwd", "pool1"), ("conv_bwd", "conv1")]
     for title, seq, step_name in (("every op separately, Adam as its own pass", unfused, "train_step"),
-                                  ("conv + act + pool fused (as in training), Adam inside each fc backward "
+                                  ("conv + act + pool fused, act + pool backward fused (as in training), Adam inside each fc backward "
                                    "(--update fused)", fused, "train_step_fused")):
         parts = []
         for op, layer in seq:

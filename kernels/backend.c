@@ -160,10 +160,17 @@ static void composed_fc_backward_update(ib_backend *be, int batch, int in, int o
 #undef AT
 }
 
+static void composed_act_pool_backward(ib_backend *be, ib_act act, const ib_pool_shape *pool, int batch,
+                                       const float *act_y, const float *dy, const int32_t *argmax, float *dx) {
+    be->pool_backward(be, pool, batch, dy, argmax, dx);
+    be->act_backward(be, act, (size_t)batch * pool->c * pool->in_h * pool->in_w, act_y, dx, dx);
+}
+
 void ib_backend_complete(ib_backend *be) {
     if (!be->conv_forward_act) be->conv_forward_act = composed_conv_forward_act;
     if (!be->conv_act_pool_forward) be->conv_act_pool_forward = composed_conv_act_pool_forward;
     if (!be->conv_act_pool_forward_train) be->conv_act_pool_forward_train = composed_conv_act_pool_forward_train;
     if (!be->fc_forward_act) be->fc_forward_act = composed_fc_forward_act;
     if (!be->fc_backward_update) be->fc_backward_update = composed_fc_backward_update;
+    if (!be->act_pool_backward) be->act_pool_backward = composed_act_pool_backward;
 }

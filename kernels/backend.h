@@ -190,6 +190,12 @@ struct ib_backend {
      * the update with the blocks of dw as they are produced. Composed by default. */
     void (*fc_backward_update)(ib_backend *be, int batch, int in, int out, const float *x, const float *w,
                                const float *dy, float *dx, float *dw, float *db, const ib_optim_step *opt);
+
+    /* pool_backward (dy, argmax -> the gradient at the activation's output) and then act_backward
+     * over act_y, the activation's output that the pooling read, into dx: the backward of
+     * act -> pool. A backend may do both in one pass. Composed by default; the same bits either way. */
+    void (*act_pool_backward)(ib_backend *be, ib_act act, const ib_pool_shape *pool, int batch, const float *act_y,
+                              const float *dy, const int32_t *argmax, float *dx);
 };
 
 /* The trainer's segments (src/train/train.c): one training step is three, so that per-phase timings

@@ -373,6 +373,7 @@ ib_backend *ib_backend_cpu_create_variant(int threads, int conv) {
     be->fc_backward = blas_fc_backward;
     be->fc_backward_update = blas_fc_backward_update;
     be->pool_forward = blas_pool_forward;
+    ib_cpu_fill_elementwise(be);
 #ifdef IB_HAVE_DNNL
     if (conv == IB_CPU_CONV_DNNL) {
         /* oneDNN convolutions, one thread per chunk of images under our loop (dnnl_*.c) */

@@ -64,5 +64,7 @@ int ib_cpu_have_dnnl(void);
 
 /* Fill the shared parts of a backend table (memory and the ops above). */
 void ib_cpu_fill_common(ib_backend *be, int threads);
+/* The fast backend's dropout and fused pool + activation backward (elementwise.c). */
+void ib_cpu_fill_elementwise(ib_backend *be);
 
 #endif

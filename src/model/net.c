@@ -323,7 +323,14 @@ static void backward(ib_net *net, int batch, uint64_t seed, long step, const ib_
                                 pgrad(net, L->weight), pgrad(net, L->bias));
             break;
         case IB_L_POOL:
-            if (dx) be->pool_backward(be, &L->pool, batch, dy, L->argmax, dx);
+            if (dx && i > 0 && net->layers[i - 1].spec.kind == IB_L_ACT) {
+                /* and the activation before it, in one pass (the act layer is done) */
+                const ib_layer *A = &net->layers[i - 1];
+                be->act_pool_backward(be, A->spec.act, &L->pool, batch, A->out, dy, L->argmax, dx);
+                i--;
+            } else if (dx) {
+                be->pool_backward(be, &L->pool, batch, dy, L->argmax, dx);
+            }
             break;
         case IB_L_ACT:
             if (dx) be->act_backward(be, L->spec.act, L->out_size * batch, L->out, dy, dx);

@@ -448,6 +448,33 @@ static void run_pool(op_case *c, ib_backend *be, results *o, int backward) {
     }
     be->release(be, x), be->release(be, y), be->release(be, am);
 }
+/* ---- activation then max pooling, backward: act_y = act(x) over the pooling's inputs above, its
+ * argmax from the backend's own pool_forward; the fused op must give the bits of the backend's own
+ * pool_backward + act_backward (self check) and match ref (ReLU bit for bit) ---- */
+static void run_act_pool_backward(op_case *c, ib_backend *be, results *o) {
+    const ib_pool_shape *s = &c->ps;
+    const size_t nx = (size_t)c->batch * s->c * s->in_h * s->in_w, ny = (size_t)c->batch * s->c * s->out_h * s->out_w;
+    int fresh;
+    float *hx = input(c, 0, nx, 2, &fresh);
+    if (fresh) {
+        for (size_t i = 0; i < nx; i++) hx[i] = roundf(hx[i] * 2) / 2; /* ties, -0, x <= 0 */
+        for (size_t i = 0; i < nx; i += 101) hx[i] = NAN;
+        for (size_t i = 2; i < nx; i += 53) hx[i] = -INFINITY;
+    }
+    float *y = put(be, hx, nx), *py = put(be, NULL, ny), *dx = put(be, NULL, nx);
+    float *dy = put(be, input(c, 1, ny, 1, NULL), ny);
+    int32_t *am = put(be, NULL, ny);
+    be->act_forward(be, (ib_act)c->act, nx, y, y);
+    be->pool_forward(be, s, c->batch, y, py, am);
+    be->act_pool_backward(be, (ib_act)c->act, s, c->batch, y, dy, am, dx);
+    res_dev(o, be, "dx", F32, dx, nx, -1);
+    if (self_checks) {
+        be->pool_backward(be, s, c->batch, dy, am, dx);
+        be->act_backward(be, (ib_act)c->act, nx, y, dx, dx);
+        self_check(same_bits(be, dx, o->r[0].h, nx), c, be, "act_pool_backward differs from pool_backward + act_backward");
+    }
+    be->release(be, y), be->release(be, py), be->release(be, dx), be->release(be, dy), be->release(be, am);
+}
 static void run_pool_forward(op_case *c, ib_backend *be, results *o) { run_pool(c, be, o, 0); }
 static void run_pool_backward(op_case *c, ib_backend *be, results *o) { run_pool(c, be, o, 1); }
 
@@ -706,6 +733,13 @@ static void add_pool(int batch, int ch, int h, int w, int k, int s) {
     c = add("pool_backward", run_pool_backward, T_EXACT, "k%d s%d %dx%dx%d b%d", k, s, ch, h, w, batch);
     c->ps = ib_pool_make(ch, h, w, k, s), c->batch = batch;
 }
+static void add_act_pool(int batch, int ch, int h, int w, int k, int s) {
+    for (int act = 0; act < 3; act++) {
+        op_case *c = add("act_pool_backward", run_act_pool_backward, act == IB_ACT_RELU ? T_EXACT : T_BWD,
+                         "%s k%d s%d %dx%dx%d b%d", act_name(act), k, s, ch, h, w, batch);
+        c->ps = ib_pool_make(ch, h, w, k, s), c->batch = batch, c->act = act;
+    }
+}
 static void add_act(size_t n, int inplace) {
     for (int act = 0; act < 3; act++) {
         op_case *c = add("act_forward", run_act_forward, T_FWD, "%s n%zu%s", act_name(act), n, inplace ? " in place" : "");
@@ -792,6 +826,11 @@ static void register_cases(void) {
     add_pool(2, 2, 8, 8, 3, 2);
     add_pool(2, 2, 5, 6, 3, 1);
     add_pool(1, 1, 1, 1, 2, 2);
+    add_act_pool(50, 32, 28, 28, 2, 2); /* the network's two, then odd sizes and overlapping windows */
+    add_act_pool(50, 64, 14, 14, 2, 2);
+    add_act_pool(7, 64, 14, 14, 2, 2);
+    add_act_pool(3, 5, 7, 5, 2, 2);
+    add_act_pool(2, 2, 5, 6, 3, 1);
     /* activations */
     add_act(10001, 0);
     add_act(50 * 1024, 1);
