@@ -175,8 +175,8 @@ static void bm_pool(ib_bench_state *st, const bench_arg *a, ib_backend *be) {
     } else if (a->op == OP_ACT_POOL_BWD) { /* ReLU then pooling, as in the network: x is the act's output */
         be->act_forward(be, IB_ACT_RELU, nx, x, x);
         be->pool_forward(be, &ps, B, x, y, am);
-        while (ib_bench_keep_running(st)) be->act_pool_backward(be, IB_ACT_RELU, &ps, B, x, dy, am, dx);
-        ib_bench_set_bytes(st, 4.0 * (2 * nx + 2 * ny));
+        while (ib_bench_keep_running(st)) be->act_pool_backward(be, IB_ACT_RELU, &ps, B, x, y, dy, am, dx);
+        ib_bench_set_bytes(st, 4.0 * (nx + 3 * ny));
     } else {
         while (ib_bench_keep_running(st)) be->pool_backward(be, &ps, B, dy, am, dx);
         ib_bench_set_bytes(st, 4.0 * (nx + 2 * ny));

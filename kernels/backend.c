@@ -161,7 +161,9 @@ static void composed_fc_backward_update(ib_backend *be, int batch, int in, int o
 }
 
 static void composed_act_pool_backward(ib_backend *be, ib_act act, const ib_pool_shape *pool, int batch,
-                                       const float *act_y, const float *dy, const int32_t *argmax, float *dx) {
+                                       const float *act_y, const float *pool_y, const float *dy, const int32_t *argmax,
+                                       float *dx) {
+    (void)pool_y;
     be->pool_backward(be, pool, batch, dy, argmax, dx);
     be->act_backward(be, act, (size_t)batch * pool->c * pool->in_h * pool->in_w, act_y, dx, dx);
 }

@@ -193,9 +193,11 @@ struct ib_backend {
 
     /* pool_backward (dy, argmax -> the gradient at the activation's output) and then act_backward
      * over act_y, the activation's output that the pooling read, into dx: the backward of
-     * act -> pool. A backend may do both in one pass. Composed by default; the same bits either way. */
+     * act -> pool. pool_y and argmax are pool_forward's outputs from act_y (so pool_y[o] is
+     * act_y at argmax[o], bit for bit). A backend may do both in one pass. Composed by default;
+     * the same bits either way. */
     void (*act_pool_backward)(ib_backend *be, ib_act act, const ib_pool_shape *pool, int batch, const float *act_y,
-                              const float *dy, const int32_t *argmax, float *dx);
+                              const float *pool_y, const float *dy, const int32_t *argmax, float *dx);
 };
 
 /* The trainer's segments (src/train/train.c): one training step is three, so that per-phase timings

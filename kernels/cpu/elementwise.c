@@ -68,10 +68,12 @@ static void cpu_dropout_backward(ib_backend *be, size_t n, float keep, uint64_t 
 /* ---- max-pool backward + activation backward ---- */
 /* ReLU after 2x2/stride-2 pooling: the windows do not overlap, so the reference's pool backward
  * leaves 0 + dy[o] at the winner of window o and +0 elsewhere, and its ReLU backward keeps a
- * value where y > 0: +0 everywhere but at winners with y > 0. Planes are a few KiB: each is
- * zeroed and filled while in L1. */
+ * value where y > 0: +0 everywhere but at winners with y > 0, which are those whose pooled
+ * value is > 0 (it is the winner's). So act_y is not read at all: in a training step it comes
+ * from memory, four times the pooled output's bytes. Planes are a few KiB: each is zeroed and
+ * filled while in L1. */
 static void cpu_act_pool_backward(ib_backend *be, ib_act act, const ib_pool_shape *s, int batch, const float *act_y,
-                                  const float *dy, const int32_t *argmax, float *dx) {
+                                  const float *pool_y, const float *dy, const int32_t *argmax, float *dx) {
     if (act != IB_ACT_RELU || !ib_cpu_pool2x2_applies(s)) {
         be->pool_backward(be, s, batch, dy, argmax, dx);
         be->act_backward(be, act, (size_t)batch * s->c * s->in_h * s->in_w, act_y, dx, dx);
@@ -82,12 +84,11 @@ static void cpu_act_pool_backward(ib_backend *be, ib_act act, const ib_pool_shap
 #pragma omp parallel for schedule(static)
     for (long p = 0; p < planes; p++) {
         float *dxp = dx + (size_t)p * in_sz;
-        const float *yp = act_y + (size_t)p * in_sz, *dyp = dy + (size_t)p * out_sz;
+        const float *pyp = pool_y + (size_t)p * out_sz, *dyp = dy + (size_t)p * out_sz;
         const int32_t *ap = argmax + (size_t)p * out_sz;
         memset(dxp, 0, in_sz * sizeof(float));
         for (size_t o = 0; o < out_sz; o++) {
-            const int32_t i = ap[o];
-            dxp[i] = yp[i] > 0.0f ? 0.0f + dyp[o] : 0.0f;
+            dxp[ap[o]] = pyp[o] > 0.0f ? 0.0f + dyp[o] : 0.0f;
         }
     }
 }

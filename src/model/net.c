@@ -326,7 +326,7 @@ static void backward(ib_net *net, int batch, uint64_t seed, long step, const ib_
             if (dx && i > 0 && net->layers[i - 1].spec.kind == IB_L_ACT) {
                 /* and the activation before it, in one pass (the act layer is done) */
                 const ib_layer *A = &net->layers[i - 1];
-                be->act_pool_backward(be, A->spec.act, &L->pool, batch, A->out, dy, L->argmax, dx);
+                be->act_pool_backward(be, A->spec.act, &L->pool, batch, A->out, L->out, dy, L->argmax, dx);
                 i--;
             } else if (dx) {
                 be->pool_backward(be, &L->pool, batch, dy, L->argmax, dx);

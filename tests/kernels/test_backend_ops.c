@@ -466,7 +466,7 @@ static void run_act_pool_backward(op_case *c, ib_backend *be, results *o) {
     int32_t *am = put(be, NULL, ny);
     be->act_forward(be, (ib_act)c->act, nx, y, y);
     be->pool_forward(be, s, c->batch, y, py, am);
-    be->act_pool_backward(be, (ib_act)c->act, s, c->batch, y, dy, am, dx);
+    be->act_pool_backward(be, (ib_act)c->act, s, c->batch, y, py, dy, am, dx);
     res_dev(o, be, "dx", F32, dx, nx, -1);
     if (self_checks) {
         be->pool_backward(be, s, c->batch, dy, am, dx);
