@@ -12,6 +12,11 @@
 #include "rng.h"
 
 /* ---- dropout ---- */
+#ifdef __clang__
+/* clang warns when it cannot honour `omp simd` (it cannot under the sanitizers); a lost speed-up,
+ * never a wrong result, so no error under -Werror */
+#pragma clang diagnostic ignored "-Wpass-failed"
+#endif
 #define PHILOX_LANES 16
 #define DROPOUT_GROUP (4 * PHILOX_LANES) /* elements per group of lanes */
 
