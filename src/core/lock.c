@@ -2,6 +2,7 @@
 #include "lock.h"
 
 #include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -325,6 +326,36 @@ static int claim_create(const char *claim_path, const char *text) {
     return e == EEXIST ? 1 : -1;
 }
 
+/* claim_create's private files left by a process killed inside it (SIGKILL between mkostemp and
+ * unlink), removed by the next holder of the claim. Each holds its writer's claim text: removed
+ * only when that writer is provably gone (holder_gone without the flock's word), or, empty (killed
+ * before its write), after a minute, far longer than a live writer keeps one. */
+static void remove_dead_claim_temps(const char *claim_path, const claim *self) {
+    char dir[4400], prefix[4400], text[512], why[128];
+    const char *slash = strrchr(claim_path, '/'), *base = slash ? slash + 1 : claim_path;
+    if (!slash) snprintf(dir, sizeof dir, ".");
+    else snprintf(dir, sizeof dir, "%.*s", slash == claim_path ? 1 : (int)(slash - claim_path), claim_path);
+    snprintf(prefix, sizeof prefix, "%s.tmp.", base);
+    DIR *d = opendir(dir);
+    if (!d) return;
+    const size_t plen = strlen(prefix);
+    for (struct dirent *e; (e = readdir(d));) {
+        if (strncmp(e->d_name, prefix, plen)) continue;
+        int fd = openat(dirfd(d), e->d_name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+        if (fd < 0) continue;
+        struct stat st;
+        ssize_t n = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == geteuid() ? read(fd, text, sizeof text - 1) : -1;
+        close(fd);
+        if (n < 0) continue;
+        text[n] = 0;
+        claim writer;
+        int gone = n == 0 ? time(NULL) - st.st_mtime > 60
+                          : claim_parse(text, &writer) == 0 && holder_gone(&writer, self, 0, why, sizeof why);
+        if (gone) unlinkat(dirfd(d), e->d_name, 0);
+    }
+    closedir(d);
+}
+
 /* What a busy lock attempt saw, for a waiter. */
 typedef struct busy_info {
     int by_flock;          /* a process holds the flock: on one host, alive by definition */
@@ -394,7 +425,10 @@ static int lock_attempt(const char *lock_path, const char *subject, const char *
 
     for (int attempt = 0;; attempt++) {
         int c = claim_create(claim_path, text);
-        if (c == 0) break;
+        if (c == 0) {
+            remove_dead_claim_temps(claim_path, &self);
+            break;
+        }
         if (c < 0) {
             int e = errno;
             close(fd);

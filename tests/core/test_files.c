@@ -146,12 +146,14 @@ static void test_symlinks(void) {
 static int probe_answer;
 static int fake_probe(const char *job) { return strcmp(job, "4242_7") ? -1 : probe_answer; }
 
-static void put_claim(const char *text) {
-    FILE *f = fopen(path_in("cl/.lock.claim"), "w");
+static void put_file(const char *name, const char *text) {
+    FILE *f = fopen(path_in(name), "w");
     if (!f) abort();
     fputs(text, f);
     fclose(f);
 }
+
+static void put_claim(const char *text) { put_file("cl/.lock.claim", text); }
 
 /* Claims: a holder provably gone is taken over, one that may be alive is refused and named. */
 static void test_claims(void) {
@@ -225,6 +227,24 @@ static void test_claims(void) {
     fd = ib_lock_dir(path_in("cl"), "test holder", &e);
     CHECK(fd < 0 && strstr(e.msg, "not a claim initbench wrote"), "a forged claim is refused: %s", e.msg);
     unlink(path_in("cl/.lock.claim"));
+
+    /* claim_create's private files left by writers killed inside it: the next holder removes those
+     * whose writer is provably gone, and an empty one only once it is a minute old */
+    snprintf(text, sizeof text, "host=%s pid=2147483646 start=1 job=-\n", host);
+    put_file("cl/.lock.claim.tmp.2147483646.AAAAAA", text);                  /* writer gone */
+    put_file("cl/.lock.claim.tmp.1.BBBBBB", "host=node-17.cluster pid=1 start=5 job=-\n"); /* cannot tell */
+    put_file("cl/.lock.claim.tmp.2147483645.CCCCCC", "");                    /* empty, fresh */
+    put_file("cl/.lock.claim.tmp.2147483644.DDDDDD", "");                    /* empty, old */
+    struct timespec old[2] = {{time(NULL) - 120, 0}, {time(NULL) - 120, 0}};
+    utimensat(AT_FDCWD, path_in("cl/.lock.claim.tmp.2147483644.DDDDDD"), old, 0);
+    fd = ib_lock_dir(path_in("cl"), "test holder", &e);
+    CHECK(fd >= 0, "lock with leftover claim temps: %s", e.msg);
+    CHECK(access(path_in("cl/.lock.claim.tmp.2147483646.AAAAAA"), F_OK) != 0, "a gone writer's claim temp is removed");
+    CHECK(access(path_in("cl/.lock.claim.tmp.2147483644.DDDDDD"), F_OK) != 0, "an empty claim temp a minute old is removed");
+    CHECK(access(path_in("cl/.lock.claim.tmp.1.BBBBBB"), F_OK) == 0, "another host's writer, not provably gone: kept");
+    CHECK(access(path_in("cl/.lock.claim.tmp.2147483645.CCCCCC"), F_OK) == 0, "a fresh empty claim temp: kept");
+    ib_unlock_dir(fd);
+    unlink(path_in("cl/.lock.claim.tmp.1.BBBBBB")), unlink(path_in("cl/.lock.claim.tmp.2147483645.CCCCCC"));
 }
 
 static double mono(void) {
