@@ -333,8 +333,7 @@ static int claim_create(const char *claim_path, const char *text) {
 static void remove_dead_claim_temps(const char *claim_path, const claim *self) {
     char dir[4400], prefix[4400], text[512], why[128];
     const char *slash = strrchr(claim_path, '/'), *base = slash ? slash + 1 : claim_path;
-    if (!slash) snprintf(dir, sizeof dir, ".");
-    else snprintf(dir, sizeof dir, "%.*s", slash == claim_path ? 1 : (int)(slash - claim_path), claim_path);
+    snprintf(dir, sizeof dir, "%.*s", !slash || slash == claim_path ? 1 : (int)(slash - claim_path), slash ? claim_path : ".");
     snprintf(prefix, sizeof prefix, "%s.tmp.", base);
     DIR *d = opendir(dir);
     if (!d) return;
