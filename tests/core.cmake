@@ -18,7 +18,7 @@ foreach(case "original;0.1" "original;0.001" "original-tanh;0.1" "original-tanh;
 endforeach()
 
 # End-to-end command tests on the real MNIST files (skipped, saying why, when the data is absent).
-foreach(case determinism mnist_accuracy bad_values sweep sweep_kill diverged resume stats papi concurrency full_disk)
+foreach(case determinism mnist_accuracy bad_values sweep sweep_kill diverged resume stop_signals stats papi concurrency full_disk)
   add_test(NAME cli_${case} COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/test_cli.sh $<TARGET_FILE:initbench> ${case})
   set_tests_properties(cli_${case} PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 1200)
 endforeach()

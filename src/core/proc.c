@@ -90,6 +90,9 @@ int ib_proc_run(char *const argv[], double timeout_s, char **out, char **err_out
         dup2(po[1], 1);
         dup2(pe[1], 2);
         close(po[0]), close(po[1]), close(pe[0]), close(pe[1]), close(px[0]);
+        sigset_t none; /* a train holds its stop signals blocked; the command must not inherit that */
+        sigemptyset(&none);
+        pthread_sigmask(SIG_SETMASK, &none, NULL);
         execvp(argv[0], argv);
         int e = errno;
         ssize_t w = write(px[1], &e, sizeof e);

@@ -7,6 +7,7 @@
 #include <cjson/cJSON.h>
 #include <limits.h>
 #include <math.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -54,28 +55,39 @@ static void progress_tick(progress *p, const ib_train_config *c, long long step,
 }
 
 /* SIGTERM (Slurm preemption, time limit), SIGINT and SIGUSR1 stop the run at the next step
- * boundary with a checkpoint, so that rerunning the same command resumes it. */
-static volatile sig_atomic_t stop_signal = 0;
-static void on_stop_signal(int sig) { stop_signal = sig; }
+ * boundary with a checkpoint, so that rerunning the same command resumes it. They are held
+ * blocked in every thread and taken off the pending set at step boundaries; no handler ever runs.
+ * A handler would be unsafe here: oneDNN 2.7's JIT sgemm kernels point the stack pointer into a
+ * heap buffer, and the frame the kernel pushes for a handler lands there and corrupts the heap
+ * (oneDNN issue 4845, fixed in 3.11; Debian 12 ships 2.7). */
+static int stop_signal = 0;
 
-static void install_stop_handlers(struct sigaction *old) {
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_stop_signal;
-    sigemptyset(&sa.sa_mask);
-    int sigs[3] = {SIGTERM, SIGINT, SIGUSR1};
-    for (int i = 0; i < 3; i++) sigaction(sigs[i], &sa, &old[i]);
+static void stop_signal_set(sigset_t *set) {
+    sigemptyset(set);
+    sigaddset(set, SIGTERM);
+    sigaddset(set, SIGINT);
+    sigaddset(set, SIGUSR1);
 }
 
-static void restore_handlers(const struct sigaction *old) {
-    int sigs[3] = {SIGTERM, SIGINT, SIGUSR1};
-    for (int i = 0; i < 3; i++) sigaction(sigs[i], &old[i], NULL);
+/* Threads started after this (OpenMP's, oneDNN's, the claim heartbeat) inherit the block. */
+static void hold_stop_signals(sigset_t *old) {
+    sigset_t set;
+    stop_signal_set(&set);
+    pthread_sigmask(SIG_BLOCK, &set, old);
 }
 
-void ib_train_keep_stop_signals(void) {
-    struct sigaction previous[3];
-    install_stop_handlers(previous);
+/* The stop signal received so far (0: none), without waiting. */
+static int take_stop_signal(void) {
+    if (stop_signal) return stop_signal;
+    sigset_t set;
+    stop_signal_set(&set);
+    const struct timespec no_wait = {0, 0};
+    int sig = sigtimedwait(&set, NULL, &no_wait);
+    if (sig > 0) stop_signal = sig;
+    return stop_signal;
 }
+
+void ib_train_keep_stop_signals(void) { hold_stop_signals(NULL); }
 
 static void remove_checkpoint(const char *out) {
     char path[4200];
@@ -144,7 +156,6 @@ typedef struct run_ctx {
     double t0, cpu0, eval_total, train_total, elapsed_base;
     long long first_step, step, diverged_at;
     const char *status;
-    struct sigaction old_handlers[3];
 } run_ctx;
 
 static void run_release(run_ctx *c) {
@@ -280,7 +291,7 @@ static int train_loop(run_ctx *c, ib_err *err) {
         const long long step = c->step;
         if ((step % cfg->eval_every == 0 || step == steps) && (rc = evaluate_point(c, step, err))) break;
         if (step == steps) break;
-        if (stop_signal || (cfg->checkpoint_every > 0 && step > c->first_step && step % cfg->checkpoint_every == 0)) {
+        if (take_stop_signal() || (cfg->checkpoint_every > 0 && step > c->first_step && step % cfg->checkpoint_every == 0)) {
             ls->step = step;
             if ((rc = ib_checkpoint_save(c->out, &c->t, c->config_text, ls, err))) break;
             if (stop_signal) {
@@ -389,8 +400,8 @@ static void run_json_finish(run_ctx *c, int rc, const ib_train_result *res, cons
     }
 }
 
-int ib_train_run(const ib_train_config *cfg, const ib_dataset *ds, const char *out, ib_train_result *res,
-                 ib_err *err) {
+static int train_run_held(const ib_train_config *cfg, const ib_dataset *ds, const char *out, ib_train_result *res,
+                          ib_err *err) {
     memset(res, 0, sizeof *res);
     run_ctx c = {.cfg = cfg, .out = out, .lock_fd = -1, .diverged_at = -1, .status = "complete"};
     cJSON *config_json = ib_train_config_to_json(cfg);
@@ -433,13 +444,11 @@ int ib_train_run(const ib_train_config *cfg, const ib_dataset *ds, const char *o
     rc = run_open(&c, err);
     if (!rc) rc = run_begin(&c, err);
     if (c.run) {
-        install_stop_handlers(c.old_handlers); /* a signal already caught while loading is kept */
         c.step_ms = ib_xcalloc(STEP_SAMPLE, sizeof(double));
         c.t0 = ib_now(), c.cpu0 = ib_cpu_time();
         /* elapsed_s continues from the checkpoint's last row */
         c.elapsed_base = c.ls.n_rows ? c.ls.rows[c.ls.n_rows - 1].elapsed_s : 0;
         if (!rc) rc = train_loop(&c, err);
-        restore_handlers(c.old_handlers);
         if (c.prog.mode == 2) fputs("\r\033[K", stderr);
         rc = run_result(&c, rc, res, err);
         run_json_finish(&c, rc, res, err);
@@ -449,5 +458,14 @@ int ib_train_run(const ib_train_config *cfg, const ib_dataset *ds, const char *o
         if (!rc && !res->interrupted_by) remove_checkpoint(out);
     }
     run_release(&c);
+    return rc;
+}
+
+int ib_train_run(const ib_train_config *cfg, const ib_dataset *ds, const char *out, ib_train_result *res,
+                 ib_err *err) {
+    sigset_t old;
+    hold_stop_signals(&old); /* before the trainer starts its threads, so that they inherit it */
+    int rc = train_run_held(cfg, ds, out, res, err);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
     return rc;
 }

@@ -65,15 +65,18 @@ int ib_trainer_find_nonfinite(ib_trainer *t, char *what, size_t len);
 void ib_trainer_evaluate(ib_trainer *t, double *accuracy, double *loss);
 
 /* The run: the directory is claimed (ib_train_claim_out) and locked before anything in it is read,
- * so whether the run is already complete is decided under the lock. */
+ * so whether the run is already complete is decided under the lock. A stop signal (above) ends it
+ * at the next step boundary with a checkpoint (res->interrupted_by). */
 int ib_train_run(const ib_train_config *cfg, const ib_dataset *ds, const char *out_dir, ib_train_result *res,
                  ib_err *err);
 /* Make OUT a run directory initbench may write (ib_outdir_claim of kind "run"): missing, empty or
  * marked; a directory from an initbench before the marker is recognised by its run.json. */
 int ib_train_claim_out(const char *out, ib_err *err);
-/* From now on SIGTERM, SIGINT and SIGUSR1 (Slurm preemption, time limit) are kept instead of
- * killing the process: the next ib_train_run acts on one caught while its data loads at its first
- * step boundary, with a checkpoint. */
+/* From now on SIGTERM, SIGINT and SIGUSR1 (Slurm preemption, time limit) are held pending instead
+ * of killing the process: the next ib_train_run acts on one sent while its data loads at its first
+ * step boundary, with a checkpoint. Call it before any thread starts: threads inherit the block,
+ * and a thread without it would receive the signal (ib_train_run holds them itself too, for the
+ * threads it starts). */
 void ib_train_keep_stop_signals(void);
 
 /* Write the network's parameters as safetensors (PyTorch names and layouts). */
