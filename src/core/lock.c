@@ -2,7 +2,6 @@
 #include "lock.h"
 
 #include <ctype.h>
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -330,29 +329,24 @@ static int claim_create(const char *claim_path, const char *text) {
  * unlink), removed by the next holder of the claim. Each holds its writer's claim text: removed
  * only when that writer is provably gone (holder_gone without the flock's word), or, empty (killed
  * before its write), after a minute, far longer than a live writer keeps one. */
+static int claim_temp_stale(int dfd, const char *name, const struct stat *st, void *self) {
+    char text[512], why[128];
+    int fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+    ssize_t n = fd >= 0 ? read(fd, text, sizeof text - 1) : -1;
+    if (fd >= 0) close(fd);
+    if (n < 0) return 0;
+    if (n == 0) return time(NULL) - st->st_mtime > 60;
+    text[n] = 0;
+    claim writer;
+    return claim_parse(text, &writer) == 0 && holder_gone(&writer, self, 0, why, sizeof why);
+}
+
 static void remove_dead_claim_temps(const char *claim_path, const claim *self) {
-    char dir[4400], prefix[4400], text[512], why[128];
+    char dir[4400], prefix[4400];
     const char *slash = strrchr(claim_path, '/'), *base = slash ? slash + 1 : claim_path;
     snprintf(dir, sizeof dir, "%.*s", !slash || slash == claim_path ? 1 : (int)(slash - claim_path), slash ? claim_path : ".");
     snprintf(prefix, sizeof prefix, "%s.tmp.", base);
-    DIR *d = opendir(dir);
-    if (!d) return;
-    const size_t plen = strlen(prefix);
-    for (struct dirent *e; (e = readdir(d));) {
-        if (strncmp(e->d_name, prefix, plen)) continue;
-        int fd = openat(dirfd(d), e->d_name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
-        if (fd < 0) continue;
-        struct stat st;
-        ssize_t n = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == geteuid() ? read(fd, text, sizeof text - 1) : -1;
-        close(fd);
-        if (n < 0) continue;
-        text[n] = 0;
-        claim writer;
-        int gone = n == 0 ? time(NULL) - st.st_mtime > 60
-                          : claim_parse(text, &writer) == 0 && holder_gone(&writer, self, 0, why, sizeof why);
-        if (gone) unlinkat(dirfd(d), e->d_name, 0);
-    }
-    closedir(d);
+    ib_remove_temps_if(dir, prefix, claim_temp_stale, (void *)self);
 }
 
 /* What a busy lock attempt saw, for a waiter. */

@@ -260,7 +260,7 @@ static int is_our_temp_name(const char *name) {
     return 1;
 }
 
-int ib_remove_stale_temps(const char *dir, const char *prefix) {
+int ib_remove_temps_if(const char *dir, const char *prefix, ib_temp_stale_fn stale, void *arg) {
     DIR *d = opendir(dir);
     if (!d) return 0;
     int removed = 0, dfd = dirfd(d);
@@ -272,11 +272,14 @@ int ib_remove_stale_temps(const char *dir, const char *prefix) {
         struct stat st;
         if (fstatat(dfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid())
             continue;
+        if (stale && !stale(dfd, e->d_name, &st, arg)) continue;
         removed += unlinkat(dfd, e->d_name, 0) == 0;
     }
     closedir(d);
     return removed;
 }
+
+int ib_remove_stale_temps(const char *dir, const char *prefix) { return ib_remove_temps_if(dir, prefix, NULL, NULL); }
 
 int ib_outdir_is(const char *dir, const char *kind) {
     char path[4200], want[64], got[64];

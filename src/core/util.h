@@ -76,6 +76,11 @@ int ib_path_exists(const char *path);
  * given), never following a link. Only while holding the lock that guards those files: a live writer's
  * temporary file looks the same. Returns how many were removed. */
 int ib_remove_stale_temps(const char *dir, const char *prefix);
+/* The same where a lock does not tell a dead writer's file from a live one's: only the files for
+ * which stale(directory descriptor, name, its lstat, arg) returns non-zero are removed. */
+struct stat;
+typedef int (*ib_temp_stale_fn)(int dfd, const char *name, const struct stat *st, void *arg);
+int ib_remove_temps_if(const char *dir, const char *prefix, ib_temp_stale_fn stale, void *arg);
 
 /* Monotonic wall-clock seconds, and process CPU seconds. */
 double ib_now(void);
