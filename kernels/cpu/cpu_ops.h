@@ -30,6 +30,8 @@ void ib_ref_softmax_xent(ib_backend *be, int batch, int classes, const float *lo
 void ib_ref_optim_update(ib_backend *be, const ib_optim_hparams *hp, long t, size_t n, float *param,
                          const float *grad, float *m, float *v, float *update);
 void ib_cpu_optim_apply_range(const ib_optim_step *opt, const float *grad, size_t n);
+/* The same on a block of rows x cols gradients whose rows are ld apart. */
+void ib_cpu_optim_apply_rows(const ib_optim_step *opt, const float *grad, int rows, int cols, size_t ld);
 
 void ib_ref_tensor_stats(ib_backend *be, const float *x, size_t n, const ib_stats_request *req,
                          ib_tensor_stats *out);

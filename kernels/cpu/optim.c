@@ -92,6 +92,15 @@ void ib_cpu_optim_apply_range(const ib_optim_step *opt, const float *grad, size_
           opt->update ? opt->update + o : NULL);
 }
 
+void ib_cpu_optim_apply_rows(const ib_optim_step *opt, const float *grad, int rows, int cols, size_t ld) {
+    const optim_scalars s = scalars_of(opt->hp, opt->t);
+    for (int r = 0; r < rows; r++) {
+        const ptrdiff_t o = grad + (size_t)r * ld - opt->grad;
+        apply(opt->hp, &s, (size_t)cols, opt->param + o, opt->grad + o, opt->m ? opt->m + o : NULL,
+              opt->v ? opt->v + o : NULL, opt->update ? opt->update + o : NULL);
+    }
+}
+
 /* Whole buffers: contiguous ranges of whole 64-byte lines per thread (an element's result does
  * not depend on which thread computes it, so neither does the step's). */
 void ib_ref_optim_update(ib_backend *be, const ib_optim_hparams *hp, long t, size_t n, float *param,
