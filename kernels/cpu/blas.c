@@ -90,13 +90,7 @@ static void gemm_det(int ta, int tb, int M, int N, int K, const float *A, int ld
 #define FC_DW_ROWS 32
 #define FC_DW_COLS 784
 static int dw_column_blocks(int in, int out) {
-#ifdef IB_HAVE_DNNL
-    const int avx512 = (dnnl_get_effective_cpu_isa() & dnnl_cpu_isa_avx512_core) == dnnl_cpu_isa_avx512_core;
-    return !avx512 && in >= 2 * FC_DW_COLS && out >= 8 * FC_DW_ROWS;
-#else
-    (void)in, (void)out;
-    return 0;
-#endif
+    return ib_cpu_have_dnnl() && !ib_cpu_dnnl_avx512() && in >= 2 * FC_DW_COLS && out >= 8 * FC_DW_ROWS;
 }
 
 static void fc_weight_grad(int batch, int in, int out, const float *dy, const float *x, float *dw,
@@ -107,7 +101,7 @@ static void fc_weight_grad(int batch, int in, int out, const float *dy, const fl
         for (int b = 0; b < blocks; b++) {
             const int c0 = b * FC_DW_COLS, cols = in - c0 < FC_DW_COLS ? in - c0 : FC_DW_COLS;
             sgemm1(CblasTrans, CblasNoTrans, out, cols, batch, dy, out, x + c0, in, 0.0f, dw + c0, in);
-            if (opt) ib_cpu_optim_apply_rows(opt, dw + c0, out, cols, (size_t)in);
+            if (opt) ib_cpu_optim_apply_rows(opt, dw + c0, out, (size_t)cols, (size_t)in);
         }
         return;
     }
@@ -375,6 +369,14 @@ static void blas_fc_backward_update(ib_backend *be, int batch, int in, int out, 
 int ib_cpu_have_dnnl(void) {
 #ifdef IB_HAVE_DNNL
     return 1;
+#else
+    return 0;
+#endif
+}
+
+int ib_cpu_dnnl_avx512(void) {
+#ifdef IB_HAVE_DNNL
+    return (dnnl_get_effective_cpu_isa() & dnnl_cpu_isa_avx512_core) == dnnl_cpu_isa_avx512_core;
 #else
     return 0;
 #endif

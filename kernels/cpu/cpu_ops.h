@@ -31,7 +31,7 @@ void ib_ref_optim_update(ib_backend *be, const ib_optim_hparams *hp, long t, siz
                          const float *grad, float *m, float *v, float *update);
 void ib_cpu_optim_apply_range(const ib_optim_step *opt, const float *grad, size_t n);
 /* The same on a block of rows x cols gradients whose rows are ld apart. */
-void ib_cpu_optim_apply_rows(const ib_optim_step *opt, const float *grad, int rows, int cols, size_t ld);
+void ib_cpu_optim_apply_rows(const ib_optim_step *opt, const float *grad, int rows, size_t cols, size_t ld);
 
 void ib_ref_tensor_stats(ib_backend *be, const float *x, size_t n, const ib_stats_request *req,
                          ib_tensor_stats *out);
@@ -63,6 +63,8 @@ void ib_dnnl_conv_act_pool_forward_train(ib_backend *be, void *plan, int batch, 
 enum { IB_CPU_CONV_DEFAULT, IB_CPU_CONV_GEMM, IB_CPU_CONV_DNNL };
 ib_backend *ib_backend_cpu_create_variant(int threads, int conv);
 int ib_cpu_have_dnnl(void);
+/* Whether oneDNN runs its AVX-512 (core) kernels here: some block and layout rules depend on it. */
+int ib_cpu_dnnl_avx512(void);
 
 /* Fill the shared parts of a backend table (memory and the ops above). */
 void ib_cpu_fill_common(ib_backend *be, int threads);

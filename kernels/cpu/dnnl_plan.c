@@ -9,8 +9,7 @@
  * AVX-512 conv1 keeps the blocked choice (0.30 ms against 0.57). A rule of the shape and of the
  * ISA oneDNN runs, never of a timing, so that a machine always runs the same kernels (bits). */
 static int bwd_weights_channels_last(const ib_conv_shape *s) {
-    const int avx512 = (dnnl_get_effective_cpu_isa() & dnnl_cpu_isa_avx512_core) == dnnl_cpu_isa_avx512_core;
-    return !(s->in_c == 1 && avx512);
+    return !(s->in_c == 1 && ib_cpu_dnnl_avx512());
 }
 
 /* Create the primitives of one chunk size, under one OpenMP thread so that oneDNN plans them

@@ -85,20 +85,17 @@ static void apply(const ib_optim_hparams *hp, const optim_scalars *s, size_t n, 
     }
 }
 
-void ib_cpu_optim_apply_range(const ib_optim_step *opt, const float *grad, size_t n) {
-    const optim_scalars s = scalars_of(opt->hp, opt->t);
-    const ptrdiff_t o = grad - opt->grad; /* where this range sits in the parallel arrays */
-    apply(opt->hp, &s, n, opt->param + o, opt->grad + o, opt->m ? opt->m + o : NULL, opt->v ? opt->v + o : NULL,
-          opt->update ? opt->update + o : NULL);
-}
-
-void ib_cpu_optim_apply_rows(const ib_optim_step *opt, const float *grad, int rows, int cols, size_t ld) {
+void ib_cpu_optim_apply_rows(const ib_optim_step *opt, const float *grad, int rows, size_t cols, size_t ld) {
     const optim_scalars s = scalars_of(opt->hp, opt->t);
     for (int r = 0; r < rows; r++) {
-        const ptrdiff_t o = grad + (size_t)r * ld - opt->grad;
-        apply(opt->hp, &s, (size_t)cols, opt->param + o, opt->grad + o, opt->m ? opt->m + o : NULL,
-              opt->v ? opt->v + o : NULL, opt->update ? opt->update + o : NULL);
+        const ptrdiff_t o = grad + (size_t)r * ld - opt->grad; /* where this row sits in the parallel arrays */
+        apply(opt->hp, &s, cols, opt->param + o, opt->grad + o, opt->m ? opt->m + o : NULL, opt->v ? opt->v + o : NULL,
+              opt->update ? opt->update + o : NULL);
     }
+}
+
+void ib_cpu_optim_apply_range(const ib_optim_step *opt, const float *grad, size_t n) {
+    ib_cpu_optim_apply_rows(opt, grad, 1, n, 0);
 }
 
 /* Whole buffers: contiguous ranges of whole 64-byte lines per thread (an element's result does
