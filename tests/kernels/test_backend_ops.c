@@ -792,8 +792,10 @@ static void register_cases(void) {
     add_conv_fused(3, 3, 3, 8, 8, 5, 4, RELU, SIGMOID, 7);
     /* fully connected: the network's layers at 50 and 500 (evaluation: forward); the cpu SGEMM
      * blocking's every path (by output columns, by rows, a long reduction cut into chunks: in >=
-     * 8192, single-threaded small); batches 1, 7, 37 */
+     * 8192, single-threaded small; transposed in row blocks at training batches with AVX-512 oneDNN,
+     * here with a last partial block at the largest such batch); batches 1, 7, 37 */
     add_fc(50, 3136, 1024, 2);
+    add_fc(64, 300, 600, 0);
     add_fc(50, 1024, 10, 2);
     add_fc(500, 3136, 1024, 0);
     add_fc(500, 1024, 10, 2);
