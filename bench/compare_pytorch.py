@@ -32,6 +32,9 @@ initbench's default `--optimizer adam`.
    steps, so both peers report exactly that (warm-up steps count in both); initbench runs with
    --stats-every 0 --checkpoint-every 0, as the peer records neither. Peak RSS and wall time are
    each child's own (wait4).
+4. The floor, before and after the rounds (bench/floor.py: initbench_bench beside the binary runs
+   oneDNN's sgemm peak, the triad bandwidth and the step): both peers' steps and the target
+   0.6 x PyTorch's as multiples of the lower of the two floors.
 
 --isa native measures the machine as it is. --isa avx2 emulates an AVX2-only CPU for both peers:
 ONEDNN_MAX_CPU_ISA=AVX2 and DNNL_MAX_CPU_ISA=AVX2 (oneDNN, which both use) and
@@ -53,6 +56,9 @@ import subprocess
 import sys
 import tempfile
 import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import floor  # noqa: E402  (bench/floor.py: the step's floor, measured in this run)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -604,8 +610,28 @@ def report(args, f):
                      f"{row['eval_s']:8.2f}s {row['peak_rss_mib']:6.0f}MiB {row['wall_s']:6.1f}s "
                      f"{row['step_ratio']:10.2f} {row['eval_ratio']:10.2f}")
     lines.append("(ratios: initbench / peer; below 1 means initbench is faster)")
+    lines += floor_lines(f["floors"], rows)
     lines += [f"warning: {w}" for w in f["warnings"]]
     return "\n".join(lines)
+
+
+def floor_lines(floors, rows):
+    """Both peers' steps, and the target 0.6 x PyTorch's, as multiples of the floor measured before
+    and after the rounds (the lower of the two, from the faster yardsticks: the harder floor)."""
+    good = [fl for fl in floors if "error" not in fl]
+    if not good:
+        return [f"floor: not measured ({floors[0]['error']})"]
+    fl = min(good, key=lambda x: x["floor_ms"])
+    text = "; ".join(f"{when} {x['floor_ms']:.1f} ms (oneDNN sgemm {x['sgemm_gflops']:.0f} GFLOP/s, triad "
+                     f"{x['triad_gbs']:.1f} GB/s, initbench_bench's step {x['bench_step_ms']:.1f} ms)"
+                     if "error" not in x else f"{when}: {x['error']}" for when, x in zip(("before", "after"), floors))
+    target = 0.6 * rows["pytorch"]["median_ms"]
+    return [f"floor (bench/floor.py: {fl['gflop']:.2f} GFLOP at the oneDNN sgemm peak + Adam's bytes at the "
+            f"triad bandwidth), measured {text}",
+            f"against the lower floor, {fl['floor_ms']:.1f} ms: initbench {rows['initbench']['median_ms'] / fl['floor_ms']:.2f}x, "
+            f"PyTorch {rows['pytorch']['median_ms'] / fl['floor_ms']:.2f}x; the target 0.6 x PyTorch = {target:.1f} ms "
+            f"= {target / fl['floor_ms']:.2f}x the floor" +
+            (" (below it: out of reach of kernels at the sgemm peak)" if target < fl["floor_ms"] else "")]
 
 
 def parse_args():
@@ -660,7 +686,9 @@ def main():
                                                 eval_probe_images=args.eval_probe_images), pt_env)
     eval_batch = int(min(inspect["eval_probe_s"], key=inspect["eval_probe_s"].get))
     peer_cfg = dict(best["config"], optimizer=optimizer, eval_batch=eval_batch, steps=args.steps)
+    floors = [floor.measure(os.path.dirname(os.path.abspath(args.initbench)), ib_env)]
     rounds, ib_run, ib_onednn = measure(args, ib_env, pt_env, peer_cfg)
+    floors.append(floor.measure(os.path.dirname(os.path.abspath(args.initbench)), ib_env))
 
     rows = table_rows(rounds)
     rows["initbench"]["config"] = (f"threads {ib_run['backend']['threads']}, {ib_run['config']['optimizer']['name']} "
@@ -679,7 +707,7 @@ def main():
                          "optimizer": optimizer, "eval_batch": eval_batch,
                          "onednn": onednn_summary(inspect.pop("stdout")),
                          "inspect": inspect},
-             "best": best, "probes": probes, "rounds": rounds, "table": rows}
+             "best": best, "probes": probes, "rounds": rounds, "table": rows, "floors": floors}
     print(report(args, found))
     if args.json:
         with open(args.json, "w") as f:

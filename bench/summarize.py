@@ -65,6 +65,21 @@ def isa_line(ctx):
             f"initbench built {ctx.get('initbench_build', '?')}")
 
 
+def optimiser_floor(rows, be):
+    """The optimiser's share of a step's floor: Adam's bytes per step at this run's STREAM triad
+    bandwidth. Returns ({bandwidth (B/s), params, bytes, ms}, []) or (None, what the run lacks)."""
+    optim_name = f"optim_update/{be}/adam_tf"
+    optim, triad = rows.get(optim_name), rows.get("stream_triad")
+    missing = [n for n, b in ((optim_name, optim), ("stream_triad", triad)) if not b]
+    if optim and "params" not in optim:
+        missing.append(f"the params counter of {optim_name} (JSON from an older initbench_bench)")
+    if missing:
+        return None, missing
+    bw, params = triad["bytes_per_second"], optim["params"]
+    nbytes = params * OPTIM_BYTES_PER_PARAM
+    return {"bandwidth": bw, "params": params, "bytes": nbytes, "ms": nbytes / bw * 1e3}, []
+
+
 def print_floor(rows, aggs, be, peak, dpeak):
     """The floor of a step from this run's figures: its FLOPs at the sgemm peak plus the
     optimiser's bytes at the STREAM triad bandwidth; every train_step* row as a multiple of it."""
@@ -73,20 +88,14 @@ def print_floor(rows, aggs, be, peak, dpeak):
         return
     print("\n## The floor, from this run's figures\n")
     optim_name = f"optim_update/{be}/adam_tf"
-    optim = rows.get(optim_name)
-    triad = rows.get("stream_triad")
-    missing = [n for n, b in ((optim_name, optim), ("stream_triad", triad)) if not b]
+    found, missing = optimiser_floor(rows, be)
     if not dpeak and not peak:
         missing.append("sgemm_peak_onednn/n:1024 and sgemm_peak/n:1024")
-    if optim and "params" not in optim:
-        missing.append(f"the params counter of {optim_name} (JSON from an older initbench_bench)")
     if missing:
         print("No floor: this run lacks " + ", ".join(missing) + ".")
         return
-    bw = triad["bytes_per_second"]
-    params = optim["params"]
-    optim_bytes = params * OPTIM_BYTES_PER_PARAM
-    optim_floor = optim_bytes / bw * 1e3
+    optim, triad = rows[optim_name], rows["stream_triad"]
+    bw, params, optim_bytes, optim_floor = found["bandwidth"], found["params"], found["bytes"], found["ms"]
     print(f"- Yardsticks measured in this run: oneDNN sgemm 1024^3 {gflops(dpeak)} (the primary), "
           f"OpenBLAS sgemm 1024^3 {gflops(peak)}; stream_triad {bw / 1e9:.2f} GB/s "
           f"(10^9 B/s, STREAM's counting: 3 x 4 B per element, write-allocate not counted, "
