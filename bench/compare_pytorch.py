@@ -8,8 +8,8 @@ Both peers train the tutorial network (conv5x5:32, pool, conv5x5:64, pool, fc 10
 at batch 50 with TF-form Adam (lr_t = lr*sqrt(1-b2^t)/(1-b1^t); p -= lr_t*m/(sqrt(v)+eps)),
 initbench's default `--optimizer adam`.
 
-1. The peer at its best. Each configuration runs in its own child process (bench/torch_peer.py: warm-up steps, then
-   timed probe steps): torch threads 1, 2 and all cores (torch.set_num_threads and
+1. The peer at its best. Each configuration runs in its own child process (bench/torch_peer.py:
+   warm-up steps, then timed probe steps): torch threads 1, 2 and all cores (torch.set_num_threads and
    OMP_NUM_THREADS), with OpenBLAS inheriting that thread count or held to 1 (Debian's torch calls
    a pthread OpenBLAS next to its OpenMP pool), each with glibc's malloc as it is and with freed
    memory kept for reuse (GLIBC_TUNABLES mmap_threshold / trim_threshold: otherwise each step's
