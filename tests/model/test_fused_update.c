@@ -2,9 +2,10 @@
  * followed by the separate whole-buffer pass (ib_net_backward + ib_net_update): parameters,
  * gradients, optimiser state and the recorded update, tensor by tensor, after several steps, for
  * every optimiser, on every CPU backend, at networks whose fully connected layers take each of
- * the blocked SGEMM's paths (blocks along the input features, along the outputs, one block), with
- * 1 and 2 threads. Also checks that the fused path really ran (the backend allows it) and that a
- * step changed the parameters (so equal bits are not two untouched buffers). */
+ * the blocked weight gradient's paths (row blocks, the last one partial, one block; column
+ * blocks where oneDNN runs AVX2), with 1 and 2 threads. Also checks that the fused path really
+ * ran (the backend allows it) and that a step changed the parameters (so equal bits are not two
+ * untouched buffers). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -24,9 +25,10 @@ typedef struct side {
 } side;
 
 static const net_case CASES[] = {
-    /* the original network: fc1 3136 -> 1024 and fc2 1024 -> 10 (dW blocked along the inputs) */
+    /* the original network: fc1 3136 -> 1024 (dW in 32-row blocks, or in 784-column blocks where
+     * oneDNN runs AVX2: CI's second numerics pass) and fc2 1024 -> 10 (one block) */
     {"original", 28, 50},
-    /* fc 196 -> 300 (dW blocked along the outputs), 300 -> 40 (inputs), 40 -> 10 (one block), tanh */
+    /* fc 196 -> 300 (10 row blocks, the last partial), 300 -> 40 (2), 40 -> 10 (one block), tanh */
     {"conv3x3:4,tanh,maxpool2,maxpool2,fc:300,relu,dropout:0.7,fc:40,sigmoid,fc:10", 28, 7},
 };
 
